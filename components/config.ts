@@ -1,0 +1,406 @@
+// The stack configuration: one schema, one parser, one set of derived settings.
+// Everything that bounds data loss is computed here once (archive_timeout, retention day
+// counts, names) and reused by every component, the policy check and the drill.
+// Parsing is pure (a flat map in, a DrConfig out) so tools that run without the Pulumi
+// engine read Pulumi.<stack>.yaml through the same rules; loadConfig() is the Pulumi adapter.
+
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { DURATION_HELP, formatDuration, parseDuration, toDaysCeil } from "./duration";
+import {
+    backupBucketName,
+    backupKeyAlias,
+    clusterName,
+    MAX_BUCKET_NAME_LENGTH,
+} from "./naming";
+import {
+    deriveArchiveTimeout,
+    logShippingRegionLossBoundSeconds,
+    minimumArchivableRpoSeconds,
+    pointInTimeRestoreBoundSeconds,
+    RTC_REPLICATION_BOUND_SECONDS,
+} from "./rpo";
+
+/** The project's config namespace: keys are written `drstack:<key>` in Pulumi.<stack>.yaml. */
+export const NAMESPACE = "drstack";
+
+export const ROLES = ["primary", "standby"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const OBJECT_LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"] as const;
+export const ARCHIVE_STORAGE_CLASSES = ["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const;
+export const REPLICA_STORAGE_CLASSES = ["STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING"] as const;
+
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+const PREFIX = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+const ONE_DAY = 86400;
+
+/** Raised for any invalid setting, before a single resource is declared. */
+export class ConfigError extends Error {
+    constructor(
+        readonly stack: string,
+        readonly problems: string[],
+    ) {
+        super(
+            `Invalid drstack configuration for stack "${stack}" (nothing was deployed):\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+// ---- leaf schemas with messages that say what is allowed ----
+
+function show(value: unknown): string {
+    return typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+}
+
+/** A duration in seconds; `min` in seconds. Accepts only strings like "5m" (YAML numbers are ambiguous). */
+function duration(minSeconds = 1) {
+    return z.unknown().transform((value, ctx) => {
+        const seconds = typeof value === "string" ? parseDuration(value) : undefined;
+        if (seconds === undefined) {
+            ctx.addIssue({ code: "custom", message: `${show(value)} is not a duration; use ${DURATION_HELP}` });
+            return z.NEVER;
+        }
+        if (seconds < minSeconds) {
+            ctx.addIssue({ code: "custom", message: `${show(value)} is too short; the minimum is ${formatDuration(minSeconds)}` });
+            return z.NEVER;
+        }
+        return seconds;
+    });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+    return z.enum(values, {
+        error: (issue) => `${show(issue.input)} is not allowed; allowed: ${values.join(", ")}`,
+    });
+}
+
+/** Pulumi hands flat config values to programs as strings ("true"); nested YAML keeps booleans. */
+const boolish = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")], {
+    error: (issue) => `${show(issue.input)} is not a boolean; use true or false`,
+});
+
+const awsRegion = z.string().regex(REGION, { message: "is not an AWS region name like us-east-1" });
+
+const targetsByDisruption = z.strictObject({
+    region: duration(),
+    "data-corruption": duration(),
+});
+
+// ---- the schema of the drstack namespace (plus aws:region) ----
+
+const schema = z.strictObject({
+    /** Which side of the pair this stack is; switching it is the whole promotion. */
+    role: oneOf(ROLES),
+    /** The other stack's region. */
+    peerRegion: awsRegion,
+    /** Names every resource; must be the same in both stacks. */
+    prefix: z.string().regex(PREFIX, {
+        message: "must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen",
+    }),
+    /** Recovery point objectives per disruption type. */
+    rpo: targetsByDisruption,
+    /** Recovery time objectives per disruption type. */
+    rto: targetsByDisruption,
+    /** How far back a point-in-time restore must reach (base backups and WAL are kept this long). */
+    recoveryWindow: duration(ONE_DAY).default(30 * ONE_DAY),
+    /** Time allowed for uploading one WAL segment; part of every RPO bound. */
+    walUploadAllowance: duration(1).default(30),
+    backupBucket: z
+        .strictObject({
+            /** S3 Object Lock default retention, so a compromised account cannot erase backups. */
+            objectLock: z
+                .strictObject({
+                    mode: oneOf(OBJECT_LOCK_MODES),
+                    retention: duration(ONE_DAY),
+                })
+                .optional(),
+            /** How long overwritten or deleted versions stay restorable; at least the recovery window. */
+            noncurrentVersionRetention: duration(ONE_DAY).optional(),
+            /** Incomplete multipart uploads (interrupted backups) are cleaned after this. */
+            abortIncompleteUploadsAfter: duration(ONE_DAY).default(3 * ONE_DAY),
+            /** Monthly/yearly archives kept for compliance, moved to cold storage. */
+            longTermArchive: z
+                .strictObject({
+                    prefix: z.string().regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/$/, {
+                        message: "must be a key prefix ending in '/', e.g. archive/",
+                    }).default("archive/"),
+                    transitionAfter: duration(ONE_DAY).default(30 * ONE_DAY),
+                    storageClass: oneOf(ARCHIVE_STORAGE_CLASSES).default("DEEP_ARCHIVE"),
+                    retention: duration(ONE_DAY).default(parseDuration("7y")!),
+                })
+                .prefault({}),
+            /** Pulumi refuses to delete the bucket and key while this is on. */
+            protect: boolish.default(true),
+        })
+        .prefault({}),
+    replication: z
+        .strictObject({
+            /** Replicate this region's backups to the peer while this stack is primary. */
+            enabled: boolish.default(true),
+            /** S3 Replication Time Control: 15-minute replication SLA plus metrics. */
+            replicationTimeControl: boolish.default(true),
+            storageClass: oneOf(REPLICA_STORAGE_CLASSES).default("STANDARD"),
+        })
+        .prefault({}),
+});
+
+type Parsed = z.output<typeof schema>;
+
+// ---- the typed, derived configuration every component uses ----
+
+export interface DrConfig {
+    /** Stack name, for messages. */
+    stack: string;
+    role: Role;
+    isPrimary: boolean;
+    region: string;
+    peerRegion: string;
+    prefix: string;
+    rpo: { regionSeconds: number; dataCorruptionSeconds: number };
+    rto: { regionSeconds: number; dataCorruptionSeconds: number };
+    recoveryWindowSeconds: number;
+    recoveryWindowDays: number;
+    walUploadAllowanceSeconds: number;
+    wal: {
+        /** archive_timeout in seconds, derived from the RPO. */
+        archiveTimeoutSeconds: number;
+        /** archive_timeout as PostgreSQL reads it, e.g. "270s". */
+        archiveTimeout: string;
+        /** Which RPO set it. */
+        boundBy: "data-corruption" | "region";
+        /** Worst-case loss of a point-in-time restore in-region. */
+        pointInTimeRestoreBoundSeconds: number;
+        /** Worst-case loss on region loss when the standby only receives WAL via the archive. */
+        logShippingRegionLossBoundSeconds: number;
+        /** True when the region RPO is below what log shipping can promise: streaming must carry it. */
+        regionRpoNeedsStreaming: boolean;
+    };
+    names: {
+        bucket: string;
+        peerBucket: string;
+        keyAlias: string;
+        cluster: string;
+        peerCluster: string;
+    };
+    backupBucket: {
+        noncurrentVersionDays: number;
+        abortIncompleteUploadDays: number;
+        longTermArchive: { prefix: string; transitionDays: number; storageClass: string; expirationDays: number };
+        objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+        protect: boolean;
+    };
+    replication: {
+        enabled: boolean;
+        replicationTimeControl: boolean;
+        /** RTC threshold in minutes: fixed at 15 by S3. */
+        rtcMinutes: number;
+        storageClass: string;
+    };
+}
+
+/** Raw flat config as Pulumi hands it to a program: `namespace:key` -> string (objects as JSON). */
+export type FlatConfig = Record<string, string>;
+
+function keyName(path: PropertyKey[]): string {
+    if (path.length === 0) {
+        return `${NAMESPACE}`;
+    }
+    const [head, ...rest] = path.map(String);
+    return [`${NAMESPACE}:${head}`, ...rest].join(".");
+}
+
+/** What to write for a missing required key. */
+const REQUIRED_HINTS: Record<string, string> = {
+    role: "primary or standby",
+    peerRegion: "the other stack's region, e.g. us-west-2",
+    prefix: "a short name for every resource, e.g. acme-orders",
+    rpo: "per disruption type, e.g. { region: 5m, data-corruption: 5m }",
+    rto: "per disruption type, e.g. { region: 30m, data-corruption: 1h }",
+};
+
+function describeIssue(issue: z.core.$ZodIssue & { input?: unknown }): string {
+    const key = keyName(issue.path);
+    if (issue.code === "invalid_type" && issue.input === undefined) {
+        const hint = issue.path.length === 1 ? REQUIRED_HINTS[String(issue.path[0])] : undefined;
+        return `${key} is required${hint ? `: ${hint}` : ""}`;
+    }
+    if (issue.code === "unrecognized_keys") {
+        const where = issue.path.length === 0 ? NAMESPACE : key;
+        const names = issue.keys.map((k) => (issue.path.length === 0 ? `${NAMESPACE}:${k}` : `${key}.${k}`));
+        return `${names.join(", ")}: unknown setting${names.length > 1 ? "s" : ""} in ${where} (check the spelling; see README "Configuration")`;
+    }
+    if (issue.code === "invalid_format" || (issue.code === "invalid_type" && issue.input !== undefined)) {
+        return `${key}: ${show(issue.input)} ${issue.message.startsWith("Invalid") ? `is invalid (${issue.message})` : issue.message}`;
+    }
+    return `${key}: ${issue.message}`;
+}
+
+/** Reads the flat map into the nested shape the schema expects. */
+function unflatten(flat: FlatConfig): { values: Record<string, unknown>; region: string | undefined } {
+    const values: Record<string, unknown> = {};
+    for (const [fullKey, text] of Object.entries(flat)) {
+        const [namespace, key] = splitKey(fullKey);
+        if (namespace !== NAMESPACE) {
+            continue;
+        }
+        values[key] = decodeValue(text);
+    }
+    return { values, region: flat["aws:region"] };
+}
+
+function splitKey(fullKey: string): [string, string] {
+    const i = fullKey.indexOf(":");
+    return i < 0 ? ["", fullKey] : [fullKey.slice(0, i), fullKey.slice(i + 1)];
+}
+
+function decodeValue(text: string): unknown {
+    const t = text.trim();
+    if (t.startsWith("{") || t.startsWith("[")) {
+        try {
+            return JSON.parse(t);
+        } catch {
+            return text;
+        }
+    }
+    return text;
+}
+
+/** Cross-setting rules the schema alone cannot express. */
+function consistencyProblems(c: Parsed, region: string): string[] {
+    const problems: string[] = [];
+    const k = (key: string) => `${NAMESPACE}:${key}`;
+    const window = c.recoveryWindow;
+    if (c.peerRegion === region) {
+        problems.push(`${k("peerRegion")}: "${c.peerRegion}" is this stack's own region (aws:region); the peer must be a different region`);
+    }
+    for (const disruption of ["region", "data-corruption"] as const) {
+        const rpo = c.rpo[disruption];
+        if (rpo > window) {
+            problems.push(
+                `${k("rpo")}.${disruption}: ${formatDuration(rpo)} is larger than ${k("recoveryWindow")} ${formatDuration(window)}; ` +
+                    "backups would be deleted before the RPO is reached: raise the recovery window or lower the RPO",
+            );
+        }
+    }
+    const minimum = minimumArchivableRpoSeconds(c.walUploadAllowance);
+    if (c.rpo["data-corruption"] < minimum) {
+        problems.push(
+            `${k("rpo")}.data-corruption: ${formatDuration(c.rpo["data-corruption"])} cannot be met by WAL archiving; ` +
+                `the minimum is ${formatDuration(minimum)} (archive_timeout >= 10s plus ${k("walUploadAllowance")} ${formatDuration(c.walUploadAllowance)})`,
+        );
+    }
+    const bucket = c.backupBucket;
+    if (bucket.noncurrentVersionRetention !== undefined && bucket.noncurrentVersionRetention < window) {
+        problems.push(
+            `${k("backupBucket")}.noncurrentVersionRetention: ${formatDuration(bucket.noncurrentVersionRetention)} is shorter than ` +
+                `${k("recoveryWindow")} ${formatDuration(window)}; overwritten or deleted backups must stay restorable for the whole window`,
+        );
+    }
+    const archive = bucket.longTermArchive;
+    if (archive.retention <= archive.transitionAfter) {
+        problems.push(
+            `${k("backupBucket")}.longTermArchive.retention: ${formatDuration(archive.retention)} must be longer than ` +
+                `transitionAfter ${formatDuration(archive.transitionAfter)}`,
+        );
+    }
+    if (archive.retention < window) {
+        problems.push(
+            `${k("backupBucket")}.longTermArchive.retention: ${formatDuration(archive.retention)} is shorter than ${k("recoveryWindow")} ${formatDuration(window)}`,
+        );
+    }
+    for (const r of [region, c.peerRegion]) {
+        const name = backupBucketName(c.prefix, r);
+        if (name.length > MAX_BUCKET_NAME_LENGTH) {
+            problems.push(
+                `${k("prefix")}: "${c.prefix}" makes the bucket name "${name}" ${name.length} characters long; S3 allows ${MAX_BUCKET_NAME_LENGTH}: shorten the prefix`,
+            );
+        }
+    }
+    return problems;
+}
+
+/** Parses and validates a stack's flat config; throws ConfigError listing every problem. */
+export function parseConfig(flat: FlatConfig, stack: string): DrConfig {
+    const { values, region } = unflatten(flat);
+    const problems: string[] = [];
+    if (region === undefined || region === "") {
+        problems.push("aws:region is required (the region this stack deploys to), e.g. `pulumi config set aws:region us-east-1`");
+    } else if (!REGION.test(region)) {
+        problems.push(`aws:region: ${show(region)} is not an AWS region name like us-east-1`);
+    }
+    const result = schema.safeParse(values, { reportInput: true });
+    if (!result.success) {
+        problems.push(...result.error.issues.map(describeIssue));
+    }
+    if (problems.length > 0 || !result.success) {
+        throw new ConfigError(stack, problems);
+    }
+    const c = result.data;
+    problems.push(...consistencyProblems(c, region!));
+    if (problems.length > 0) {
+        throw new ConfigError(stack, problems);
+    }
+    return derive(c, region!, stack);
+}
+
+function derive(c: Parsed, region: string, stack: string): DrConfig {
+    const rpo = { regionSeconds: c.rpo.region, dataCorruptionSeconds: c.rpo["data-corruption"] };
+    const { archiveTimeoutSeconds, boundBy } = deriveArchiveTimeout(rpo, c.walUploadAllowance);
+    const logShipping = logShippingRegionLossBoundSeconds(archiveTimeoutSeconds, c.walUploadAllowance);
+    const archive = c.backupBucket.longTermArchive;
+    const lock = c.backupBucket.objectLock;
+    return {
+        stack,
+        role: c.role,
+        isPrimary: c.role === "primary",
+        region,
+        peerRegion: c.peerRegion,
+        prefix: c.prefix,
+        rpo,
+        rto: { regionSeconds: c.rto.region, dataCorruptionSeconds: c.rto["data-corruption"] },
+        recoveryWindowSeconds: c.recoveryWindow,
+        recoveryWindowDays: toDaysCeil(c.recoveryWindow),
+        walUploadAllowanceSeconds: c.walUploadAllowance,
+        wal: {
+            archiveTimeoutSeconds,
+            archiveTimeout: `${archiveTimeoutSeconds}s`,
+            boundBy,
+            pointInTimeRestoreBoundSeconds: pointInTimeRestoreBoundSeconds(archiveTimeoutSeconds, c.walUploadAllowance),
+            logShippingRegionLossBoundSeconds: logShipping,
+            regionRpoNeedsStreaming: logShipping > rpo.regionSeconds,
+        },
+        names: {
+            bucket: backupBucketName(c.prefix, region),
+            peerBucket: backupBucketName(c.prefix, c.peerRegion),
+            keyAlias: backupKeyAlias(c.prefix),
+            cluster: clusterName(c.prefix, region),
+            peerCluster: clusterName(c.prefix, c.peerRegion),
+        },
+        backupBucket: {
+            noncurrentVersionDays: toDaysCeil(c.backupBucket.noncurrentVersionRetention ?? c.recoveryWindow),
+            abortIncompleteUploadDays: toDaysCeil(c.backupBucket.abortIncompleteUploadsAfter),
+            longTermArchive: {
+                prefix: archive.prefix,
+                transitionDays: toDaysCeil(archive.transitionAfter),
+                storageClass: archive.storageClass,
+                expirationDays: toDaysCeil(archive.retention),
+            },
+            objectLock: lock ? { mode: lock.mode, days: toDaysCeil(lock.retention) } : undefined,
+            protect: c.backupBucket.protect,
+        },
+        replication: {
+            enabled: c.replication.enabled,
+            replicationTimeControl: c.replication.replicationTimeControl,
+            rtcMinutes: RTC_REPLICATION_BOUND_SECONDS / 60,
+            storageClass: c.replication.storageClass,
+        },
+    };
+}
+
+/** Reads and validates the running stack's config (the Pulumi adapter of parseConfig). */
+export function loadConfig(): DrConfig {
+    return parseConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+}

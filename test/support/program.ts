@@ -1,0 +1,131 @@
+// Runs the real program (index.ts) for a stack, the way the engine does: inside a root Stack
+// resource, with the stack's real Pulumi.<stack>.yaml config (plus optional overrides), and
+// returns what it declared: each resource's type, name, resolved inputs and resource options.
+
+import * as pulumi from "@pulumi/pulumi";
+import { FlatConfig } from "../../components/config";
+import { readStackFile, flattenStackConfig } from "../../components/stackFile";
+import { declared, DeclaredResource, useStack } from "./mocks";
+
+const PROGRAM = require.resolve("../../index");
+
+export interface Declared extends DeclaredResource {
+    /** Names of the resources this one explicitly dependsOn. */
+    dependsOn: string[];
+    protect: boolean;
+    /** Name of the parent resource. */
+    parent?: string;
+}
+
+export interface ProgramRun {
+    resources: Declared[];
+    outputs: Record<string, any>;
+    /** All resources of a type token, e.g. "aws:s3/bucket:Bucket". */
+    ofType(type: string): Declared[];
+    /** The single resource of a type (fails the test when there are 0 or several). */
+    one(type: string): Declared;
+    byName(name: string): Declared;
+}
+
+/**
+ * Config overrides: `"drstack:rpo.region": "2h"` sets a nested value; `undefined` removes it.
+ * Applied to a copy of the stack file; the file on disk is never changed.
+ */
+export type Overrides = Record<string, unknown>;
+
+export function stackConfigWith(stack: string, overrides: Overrides = {}): FlatConfig {
+    const config = structuredClone(readStackFile(stack)) as Record<string, any>;
+    for (const [path, value] of Object.entries(overrides)) {
+        const [key, ...nested] = path.split(".");
+        if (nested.length === 0) {
+            if (value === undefined) delete config[key];
+            else config[key] = value;
+            continue;
+        }
+        let node = (config[key] ??= {});
+        for (const part of nested.slice(0, -1)) node = node[part] ??= {};
+        const last = nested[nested.length - 1];
+        if (value === undefined) delete node[last];
+        else node[last] = value;
+    }
+    return flattenStackConfig(config);
+}
+
+function settle(resources: Iterable<pulumi.Resource>): Promise<unknown[]> {
+    return Promise.all([...resources].map((r) => new Promise((resolve) => r.urn.apply(resolve))));
+}
+
+export async function runProgram(stack: string, overrides: Overrides = {}): Promise<ProgramRun> {
+    const config = stackConfigWith(stack, overrides);
+    pulumi.runtime.setAllConfig(config);
+    useStack(stack);
+    declared.length = 0;
+
+    const names = new Map<pulumi.Resource, string>();
+    const opts = new Map<string, { dependsOn: pulumi.Resource[]; protect: boolean; parent?: pulumi.Resource }>();
+    const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+            // A resource passed inside component args is rehydrated from its URN (opts.urn):
+            // that is a reference to a declared resource, not a declaration.
+            if (args.opts.urn !== undefined || names.has(args.resource)) {
+                return undefined;
+            }
+            names.set(args.resource, args.name);
+            const deps = args.opts.dependsOn;
+            opts.set(`${args.type}::${args.name}`, {
+                dependsOn: (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[],
+                protect: args.opts.protect === true,
+                parent: args.opts.parent,
+            });
+            return undefined;
+        });
+        delete require.cache[PROGRAM];
+        return require(PROGRAM);
+    })) as Record<string, any>;
+
+    // Resources declared inside applies register later: wait until the set stops growing.
+    let seen = -1;
+    while (seen !== names.size) {
+        seen = names.size;
+        await settle(names.keys());
+    }
+
+    const resources: Declared[] = declared
+        .filter((r) => r.type !== "pulumi:pulumi:Stack")
+        .map((r) => {
+            const o = opts.get(`${r.type}::${r.name}`);
+            return {
+                ...r,
+                dependsOn: (o?.dependsOn ?? []).map((d) => names.get(d) ?? "<unknown>"),
+                protect: o?.protect ?? false,
+                parent: o?.parent ? names.get(o.parent) : undefined,
+            };
+        });
+    return {
+        resources,
+        outputs,
+        ofType: (type) => resources.filter((r) => r.type === type),
+        one(type) {
+            const found = resources.filter((r) => r.type === type);
+            if (found.length !== 1) {
+                throw new Error(`expected exactly one ${type}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+            }
+            return found[0];
+        },
+        byName(name) {
+            const found = resources.find((r) => r.name === name);
+            if (!found) throw new Error(`no resource named ${name}; declared: ${resources.map((r) => r.name).join(", ")}`);
+            return found;
+        },
+    };
+}
+
+/** Runs the program expecting it to fail; returns the error and what was declared before it. */
+export async function runProgramExpectingError(stack: string, overrides: Overrides): Promise<{ error: Error; declared: DeclaredResource[] }> {
+    try {
+        await runProgram(stack, overrides);
+    } catch (error) {
+        return { error: error as Error, declared: declared.filter((r) => r.type !== "pulumi:pulumi:Stack") };
+    }
+    throw new Error(`stack ${stack} with ${JSON.stringify(overrides)} was expected to fail but deployed`);
+}
