@@ -55,9 +55,16 @@ function show(value: unknown): string {
     return typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
 }
 
+/** Message of a missing required value; describeIssue words it with the key and a hint. */
+const REQUIRED = "is required";
+
 /** A duration in seconds; `min` in seconds. Accepts only strings like "5m" (YAML numbers are ambiguous). */
 function duration(minSeconds = 1) {
     return z.unknown().transform((value, ctx) => {
+        if (value === undefined) {
+            ctx.addIssue({ code: "custom", message: REQUIRED });
+            return z.NEVER;
+        }
         const seconds = typeof value === "string" ? parseDuration(value) : undefined;
         if (seconds === undefined) {
             ctx.addIssue({ code: "custom", message: `${show(value)} is not a duration; use ${DURATION_HELP}` });
@@ -73,7 +80,7 @@ function duration(minSeconds = 1) {
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
     return z.enum(values, {
-        error: (issue) => `${show(issue.input)} is not allowed; allowed: ${values.join(", ")}`,
+        error: (issue) => (issue.input === undefined ? REQUIRED : `${show(issue.input)} is not allowed; allowed: ${values.join(", ")}`),
     });
 }
 
@@ -223,7 +230,7 @@ const REQUIRED_HINTS: Record<string, string> = {
 
 function describeIssue(issue: z.core.$ZodIssue & { input?: unknown }): string {
     const key = keyName(issue.path);
-    if (issue.code === "invalid_type" && issue.input === undefined) {
+    if (issue.message === REQUIRED || (issue.code === "invalid_type" && issue.input === undefined)) {
         const hint = issue.path.length === 1 ? REQUIRED_HINTS[String(issue.path[0])] : undefined;
         return `${key} is required${hint ? `: ${hint}` : ""}`;
     }
