@@ -1,24 +1,41 @@
-// Entry point of both stacks: validate the config (before any resource), build this region,
-// export what operators and the peer stack need.
+// Entry point of both stacks: validate the config and check the peer stack (split-brain guard)
+// before any resource is declared, then build this region and export what operators and the
+// peer stack need (the peer reads `role` and `demotionToken`).
 import { formatDuration } from "./components/duration";
 import { loadConfig } from "./components/config";
 import { DrRegion } from "./components/drRegion";
+import { assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/promotion";
 
-const config = loadConfig();
-const region = new DrRegion(config.prefix, { config });
+async function main() {
+    const config = loadConfig();
+    const peer = await readPeerState(config);
+    assertNoSplitBrain(config, peer);
+    const promotionToken = promotionTokenFor(config, peer);
+    const region = new DrRegion(config.prefix, { config, promotionToken });
 
-export const role = config.role;
-export const awsRegion = config.region;
-export const peerRegion = config.peerRegion;
-export const backupBucket = region.backupBucket.bucketName;
-export const backupBucketArn = region.backupBucket.bucketArn;
-export const backupKeyArn = region.backupBucket.keyArn;
-export const replication = region.replication
-    ? { destinationBucket: config.names.peerBucket, destinationRegion: config.peerRegion, roleArn: region.replication.roleArn }
-    : "off (this stack is standby, or drstack:replication.enabled is false)";
-export const walArchiveTimeout = config.wal.archiveTimeout;
-export const rpoBounds = {
-    pointInTimeRestore: formatDuration(config.wal.pointInTimeRestoreBoundSeconds),
-    regionLossLogShippingOnly: formatDuration(config.wal.logShippingRegionLossBoundSeconds),
-    regionRpoNeedsStreaming: config.wal.regionRpoNeedsStreaming,
-};
+    return {
+        role: config.role,
+        awsRegion: config.region,
+        peerRegion: config.peerRegion,
+        backupBucket: region.backupBucket.bucketName,
+        backupBucketArn: region.backupBucket.bucketArn,
+        backupKeyArn: region.backupBucket.keyArn,
+        replication: region.replication
+            ? { destinationBucket: config.names.peerBucket, destinationRegion: config.peerRegion, roleArn: region.replication.roleArn }
+            : "off (this stack is standby, or drstack:replication.enabled is false)",
+        postgresCluster: config.names.cluster,
+        primaryCluster: config.isPrimary ? config.names.cluster : config.names.peerCluster,
+        promotedWith: config.isPrimary ? (promotionToken ? "promotion token (planned switchover)" : config.emergencyFailover ? "emergency failover" : "none") : "n/a",
+        // The peer stack passes this on as its promotion token in a planned switchover.
+        demotionToken: region.postgres.demotionToken,
+        databaseRoleSecrets: region.databaseRoles?.secretNames,
+        walArchiveTimeout: config.wal.archiveTimeout,
+        rpoBounds: {
+            pointInTimeRestore: formatDuration(config.wal.pointInTimeRestoreBoundSeconds),
+            regionLossLogShippingOnly: formatDuration(config.wal.logShippingRegionLossBoundSeconds),
+            regionRpoNeedsStreaming: config.wal.regionRpoNeedsStreaming,
+        },
+    };
+}
+
+export = main();

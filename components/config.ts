@@ -13,6 +13,7 @@ import {
     clusterName,
     MAX_BUCKET_NAME_LENGTH,
 } from "./naming";
+import { cronProblem, CronFlavour, maxIntervalSeconds } from "./schedule";
 import {
     deriveArchiveTimeout,
     logShippingRegionLossBoundSeconds,
@@ -91,6 +92,45 @@ const boolish = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) =>
 
 const awsRegion = z.string().regex(REGION, { message: "is not an AWS region name like us-east-1" });
 
+/** A Kubernetes resource quantity such as 50Gi or 500m. */
+const quantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/, {
+    message: "is not a Kubernetes quantity like 50Gi, 512Mi or 500m",
+});
+
+/** A PostgreSQL size setting such as 10GB (or -1 for unlimited). */
+const pgSize = z.string().regex(/^(-1|\d+(kB|MB|GB|TB))$/, { message: "is not a PostgreSQL size like 10GB, 512MB (or -1)" });
+
+function count(min: number, max: number) {
+    return z.unknown().transform((value, ctx) => {
+        const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+            ctx.addIssue({ code: "custom", message: value === undefined ? REQUIRED : `${show(value)} is not allowed; use a whole number from ${min} to ${max}` });
+            return z.NEVER;
+        }
+        return n;
+    });
+}
+
+function cron(flavour: CronFlavour) {
+    return z.string().superRefine((expression, ctx) => {
+        const problem = cronProblem(expression, flavour);
+        if (problem) {
+            ctx.addIssue({ code: "custom", message: problem });
+        }
+    });
+}
+
+const resources = z.strictObject({
+    requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
+    limits: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
+});
+
+/** PostgreSQL settings drstack derives or owns; setting them by hand would bypass the RPO arithmetic. */
+export const RESERVED_PG_PARAMETERS = ["archive_timeout", "archive_mode", "archive_command", "wal_level", "max_slot_wal_keep_size"];
+
+export const WAL_COMPRESSIONS = ["gzip", "bzip2", "snappy", "lz4", "xz", "zstd"] as const;
+export const DATA_COMPRESSIONS = ["gzip", "bzip2", "snappy"] as const;
+
 const targetsByDisruption = z.strictObject({
     region: duration(),
     "data-corruption": duration(),
@@ -152,6 +192,81 @@ const schema = z.strictObject({
             storageClass: oneOf(REPLICA_STORAGE_CLASSES).default("STANDARD"),
         })
         .prefault({}),
+    /** Where the region's Kubernetes cluster is and how workloads get AWS credentials. */
+    kubernetes: z.strictObject({
+        /** kubeconfig context to use; the ambient kubeconfig's current context when omitted. */
+        context: z.string().min(1).optional(),
+        /** Path to a kubeconfig file; the ambient KUBECONFIG when omitted. */
+        kubeconfig: z.string().min(1).optional(),
+        /** Namespace of the PostgreSQL cluster and the backup jobs. */
+        namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: "is not a Kubernetes namespace name" }).default("databases"),
+        createNamespace: boolish.default(true),
+        /** The EKS cluster's IAM OIDC provider, for IAM roles for service accounts (IRSA). */
+        oidcProviderArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, {
+            message: "is not an IAM OIDC provider ARN like arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+        }),
+        /** Install the CloudNativePG operator and its Barman Cloud plugin (off when the platform team runs them). */
+        installOperators: boolish.default(true),
+    }),
+    postgres: z
+        .strictObject({
+            instances: count(1, 9).default(3),
+            /** Pinned PostgreSQL image (CloudNativePG operand image). */
+            imageName: z.string().regex(/^[^\s:]+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/).default("ghcr.io/cloudnative-pg/postgresql:16.6"),
+            storage: z.strictObject({ size: quantity.default("50Gi"), storageClass: z.string().optional() }).prefault({}),
+            walStorage: z.strictObject({ size: quantity.default("10Gi"), storageClass: z.string().optional() }).prefault({}),
+            resources: resources.default({ requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "2Gi" } }),
+            walLevel: oneOf(["replica", "logical"] as const).default("logical"),
+            /** Caps WAL kept for replication slots, so a dead standby cannot fill the primary's disk. */
+            maxSlotWalKeepSize: pgSize.default("10GB"),
+            walCompression: oneOf(WAL_COMPRESSIONS).default("gzip"),
+            walMaxParallel: count(1, 16).default(4),
+            backupCompression: oneOf(DATA_COMPRESSIONS).default("gzip"),
+            backupJobs: count(1, 16).default(2),
+            /** Extra PostgreSQL parameters (not the reserved ones drstack derives). */
+            parameters: z.record(z.string(), z.string()).default({}),
+            database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "is not a PostgreSQL identifier" }).default("app"),
+        })
+        .prefault({}),
+    backups: z
+        .strictObject({
+            /** CloudNativePG base backups: 6 fields, seconds first. */
+            baseBackupSchedule: cron("cloudnative-pg").default("0 0 2 * * *"),
+            /** Logical pg_dump CronJob (5 fields, UTC). */
+            logicalBackupSchedule: cron("kubernetes").default("15 3 * * *"),
+            /** Restore verification CronJob (5 fields, UTC). */
+            verificationSchedule: cron("kubernetes").default("0 5 * * 0"),
+        })
+        .prefault({}),
+    /** Stream WAL from the peer's primary too (lower lag than the archive alone). */
+    streaming: z
+        .strictObject({
+            /** Host name of the peer's read-write service, reachable from this region. */
+            host: z.string().min(1),
+            port: count(1, 65535).default(5432),
+            /** Kubernetes Secret (in the namespace) with tls.crt/tls.key/ca.crt of the streaming_replica client certificate. */
+            tlsSecretName: z.string().min(1),
+            sslmode: oneOf(["verify-full", "verify-ca", "require"] as const).default("verify-full"),
+        })
+        .optional(),
+    /** Database roles managed with @pulumi/postgresql (needs a connection from where `pulumi up` runs). */
+    database: z
+        .strictObject({
+            manageRoles: boolish.default(false),
+            host: z.string().min(1).optional(),
+            port: count(1, 65535).default(5432),
+            username: z.string().min(1).default("postgres"),
+            sslmode: oneOf(["require", "verify-ca", "verify-full", "disable"] as const).default("require"),
+            monitoringRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default("drstack_monitor"),
+            verificationRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default("drstack_verifier"),
+        })
+        .prefault({}),
+    /** Password of `database.username`; must be a Pulumi secret (`pulumi config set --secret`). Never copied into DrConfig. */
+    databasePassword: z.string().optional(),
+    /** Fully qualified name of the peer stack (org/project/stack), for the split-brain guard and the switchover token. */
+    peerStack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { message: "is not a fully qualified stack name like acme/drstack/primary" }).optional(),
+    /** Confirms a failover while the peer stack still reports itself primary (its region is lost). */
+    emergencyFailover: boolish.default(false),
 });
 
 type Parsed = z.output<typeof schema>;
@@ -206,7 +321,57 @@ export interface DrConfig {
         rtcMinutes: number;
         storageClass: string;
     };
+    kubernetes: {
+        context?: string;
+        kubeconfig?: string;
+        namespace: string;
+        createNamespace: boolean;
+        oidcProviderArn: string;
+        /** The OIDC issuer host/path (the ARN's part after `oidc-provider/`), used in IRSA trust conditions. */
+        oidcIssuer: string;
+        installOperators: boolean;
+    };
+    postgres: {
+        instances: number;
+        imageName: string;
+        storage: { size: string; storageClass?: string };
+        walStorage: { size: string; storageClass?: string };
+        resources: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
+        walLevel: "replica" | "logical";
+        maxSlotWalKeepSize: string;
+        walCompression: string;
+        walMaxParallel: number;
+        backupCompression: string;
+        backupJobs: number;
+        parameters: Record<string, string>;
+        database: string;
+    };
+    /** Streaming from the peer's primary, when configured (otherwise WAL comes from the archive only). */
+    streaming?: { host: string; port: number; tlsSecretName: string; sslmode: string };
+    backups: {
+        baseBackupSchedule: string;
+        baseBackupMaxIntervalSeconds: number;
+        logicalBackupSchedule: string;
+        logicalBackupMaxIntervalSeconds: number;
+        verificationSchedule: string;
+        verificationMaxIntervalSeconds: number;
+    };
+    database: {
+        manageRoles: boolean;
+        host?: string;
+        port: number;
+        username: string;
+        sslmode: string;
+        monitoringRole: string;
+        verificationRole: string;
+    };
+    /** The peer stack's fully qualified name, when configured. */
+    peerStack?: string;
+    emergencyFailover: boolean;
 }
+
+/** Tells whether a config key (e.g. "drstack:databasePassword") holds a Pulumi secret. */
+export type SecretKeyPredicate = (key: string) => boolean;
 
 /** Raw flat config as Pulumi hands it to a program: `namespace:key` -> string (objects as JSON). */
 export type FlatConfig = Record<string, string>;
@@ -276,7 +441,7 @@ function decodeValue(text: string): unknown {
 }
 
 /** Cross-setting rules the schema alone cannot express. */
-function consistencyProblems(c: Parsed, region: string): string[] {
+function consistencyProblems(c: Parsed, region: string, isSecret: SecretKeyPredicate): string[] {
     const problems: string[] = [];
     const k = (key: string) => `${NAMESPACE}:${key}`;
     const window = c.recoveryWindow;
@@ -318,6 +483,36 @@ function consistencyProblems(c: Parsed, region: string): string[] {
             `${k("backupBucket")}.longTermArchive.retention: ${formatDuration(archive.retention)} is shorter than ${k("recoveryWindow")} ${formatDuration(window)}`,
         );
     }
+    for (const name of Object.keys(c.postgres.parameters)) {
+        if (RESERVED_PG_PARAMETERS.includes(name)) {
+            problems.push(
+                `${k("postgres")}.parameters.${name}: drstack sets ${name} itself (archive_timeout comes from ${k("rpo")}); remove it here`,
+            );
+        }
+    }
+    const baseInterval = maxIntervalSeconds(c.backups.baseBackupSchedule);
+    if (baseInterval > window) {
+        problems.push(
+            `${k("backups")}.baseBackupSchedule: "${c.backups.baseBackupSchedule}" leaves up to ${formatDuration(baseInterval)} between base backups, ` +
+                `more than ${k("recoveryWindow")} ${formatDuration(window)}; point-in-time restore could not reach back that far`,
+        );
+    }
+    if (c.database.manageRoles) {
+        if (c.database.host === undefined) {
+            problems.push(`${k("database")}.host is required when ${k("database")}.manageRoles is true (the primary's address, reachable from where pulumi up runs)`);
+        }
+        if (c.databasePassword === undefined) {
+            problems.push(`${k("databasePassword")} is required when ${k("database")}.manageRoles is true: pulumi config set --secret ${k("databasePassword")} <password>`);
+        }
+    }
+    if (c.databasePassword !== undefined && !isSecret(k("databasePassword"))) {
+        problems.push(
+            `${k("databasePassword")} is stored in plaintext; remove it and set it again with: pulumi config set --secret ${k("databasePassword")} <password>`,
+        );
+    }
+    if (c.emergencyFailover && c.role !== "primary") {
+        problems.push(`${k("emergencyFailover")}: true only makes sense with ${k("role")}: primary (it confirms promoting this stack while its peer still reports primary)`);
+    }
     for (const r of [region, c.peerRegion]) {
         const name = backupBucketName(c.prefix, r);
         if (name.length > MAX_BUCKET_NAME_LENGTH) {
@@ -330,7 +525,7 @@ function consistencyProblems(c: Parsed, region: string): string[] {
 }
 
 /** Parses and validates a stack's flat config; throws ConfigError listing every problem. */
-export function parseConfig(flat: FlatConfig, stack: string): DrConfig {
+export function parseConfig(flat: FlatConfig, stack: string, isSecret: SecretKeyPredicate = () => false): DrConfig {
     const { values, region } = unflatten(flat);
     const problems: string[] = [];
     if (region === undefined || region === "") {
@@ -346,7 +541,7 @@ export function parseConfig(flat: FlatConfig, stack: string): DrConfig {
         throw new ConfigError(stack, problems);
     }
     const c = result.data;
-    problems.push(...consistencyProblems(c, region!));
+    problems.push(...consistencyProblems(c, region!, isSecret));
     if (problems.length > 0) {
         throw new ConfigError(stack, problems);
     }
@@ -404,10 +599,38 @@ function derive(c: Parsed, region: string, stack: string): DrConfig {
             rtcMinutes: RTC_REPLICATION_BOUND_SECONDS / 60,
             storageClass: c.replication.storageClass,
         },
+        kubernetes: {
+            ...c.kubernetes,
+            oidcIssuer: c.kubernetes.oidcProviderArn.split(":oidc-provider/")[1],
+        },
+        postgres: c.postgres,
+        backups: {
+            ...c.backups,
+            baseBackupMaxIntervalSeconds: maxIntervalSeconds(c.backups.baseBackupSchedule),
+            logicalBackupMaxIntervalSeconds: maxIntervalSeconds(c.backups.logicalBackupSchedule),
+            verificationMaxIntervalSeconds: maxIntervalSeconds(c.backups.verificationSchedule),
+        },
+        // The password itself is read as a Pulumi secret where it is used, never copied here:
+        // this object becomes component inputs, which are stored in the state.
+        database: {
+            manageRoles: c.database.manageRoles,
+            host: c.database.host,
+            port: c.database.port,
+            username: c.database.username,
+            sslmode: c.database.sslmode,
+            monitoringRole: c.database.monitoringRole,
+            verificationRole: c.database.verificationRole,
+        },
+        streaming: c.streaming,
+        peerStack: c.peerStack,
+        emergencyFailover: c.emergencyFailover,
     };
 }
 
 /** Reads and validates the running stack's config (the Pulumi adapter of parseConfig). */
 export function loadConfig(): DrConfig {
-    return parseConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+    // isConfigSecret is not in the SDK's typings, but it is how the SDK itself tells secret keys.
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: SecretKeyPredicate };
+    const isSecret: SecretKeyPredicate = (key) => runtimeConfig.isConfigSecret?.(key) ?? false;
+    return parseConfig(pulumi.runtime.allConfig(), pulumi.getStack(), isSecret);
 }

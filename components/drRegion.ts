@@ -3,21 +3,31 @@
 // peer; a standby does not (its bucket is the peer's destination). Promotion flips it.
 
 import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupBucket } from "./backupBucket";
-import { DrConfig } from "./config";
+import { DrConfig, NAMESPACE } from "./config";
+import { DatabaseRoles } from "./databaseRoles";
 import { partitionOf, s3BucketArn } from "./naming";
+import { PostgresOperators } from "./operators";
+import { PostgresCluster } from "./postgresCluster";
 import { CrossRegionReplication } from "./replication";
 
 export interface DrRegionArgs {
     /** The validated stack configuration (components/config.ts). */
     config: DrConfig;
+    /** Planned switchover: the demoted peer's token (components/promotion.ts). */
+    promotionToken?: string;
 }
 
 export class DrRegion extends pulumi.ComponentResource {
     public readonly backupBucket: BackupBucket;
     /** Present while this stack is primary and replication is enabled. */
     public readonly replication?: CrossRegionReplication;
+    public readonly operators?: PostgresOperators;
+    public readonly postgres: PostgresCluster;
+    /** Present when drstack:database.manageRoles is on and this stack is primary. */
+    public readonly databaseRoles?: DatabaseRoles;
 
     constructor(name: string, args: DrRegionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("drstack:region:DrRegion", name, args, opts);
@@ -65,9 +75,65 @@ export class DrRegion extends pulumi.ComponentResource {
             );
         }
 
+        const kube = c.kubernetes;
+        const provider = new k8s.Provider(`${name}-kubernetes`, { context: kube.context, kubeconfig: kube.kubeconfig }, { parent: this });
+        const inCluster = { parent: this, providers: [provider] };
+        const namespace = kube.createNamespace
+            ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: kube.namespace } }, { parent: this, provider }).metadata.name
+            : pulumi.output(kube.namespace);
+
+        if (kube.installOperators) {
+            this.operators = new PostgresOperators(`${name}-operators`, {}, inCluster);
+        }
+
+        this.postgres = new PostgresCluster(
+            `${name}-postgres`,
+            {
+                clusterName: c.names.cluster,
+                peerClusterName: c.names.peerCluster,
+                primaryClusterName: c.isPrimary ? c.names.cluster : c.names.peerCluster,
+                bootstrap: c.isPrimary ? "initdb" : "recovery",
+                namespace,
+                bucketName: this.backupBucket.bucketName,
+                bucketArn: this.backupBucket.bucketArn,
+                keyArn: this.backupBucket.keyArn,
+                region: c.region,
+                archiveTimeout: c.wal.archiveTimeout,
+                retentionDays: c.recoveryWindowDays,
+                postgres: c.postgres,
+                baseBackupSchedule: c.backups.baseBackupSchedule,
+                oidcProviderArn: kube.oidcProviderArn,
+                oidcIssuer: kube.oidcIssuer,
+                streaming: c.streaming,
+                promotionToken: args.promotionToken,
+                tags,
+            },
+            { ...inCluster, dependsOn: this.operators ? [this.operators] : [] },
+        );
+
+        // Roles live in the database, so they are managed where it is writable: the primary.
+        if (c.database.manageRoles && c.isPrimary) {
+            this.databaseRoles = new DatabaseRoles(
+                `${name}-roles`,
+                {
+                    host: c.database.host!,
+                    port: c.database.port,
+                    username: c.database.username,
+                    password: new pulumi.Config(NAMESPACE).requireSecret("databasePassword"),
+                    sslmode: c.database.sslmode,
+                    monitoringRole: c.database.monitoringRole,
+                    verificationRole: c.database.verificationRole,
+                    namespace,
+                    secretPrefix: c.names.cluster,
+                },
+                { ...inCluster, dependsOn: [this.postgres] },
+            );
+        }
+
         this.registerOutputs({
             backupBucketName: this.backupBucket.bucketName,
             replicationRoleArn: this.replication?.roleArn,
+            clusterName: c.names.cluster,
         });
     }
 }

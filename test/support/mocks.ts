@@ -16,6 +16,20 @@ export const invoked: { token: string; args: Record<string, any> }[] = [];
 
 export const TEST_ACCOUNT_ID = "111122223333";
 
+/** Outputs of peer stacks as a StackReference reads them, by fully qualified stack name. */
+export const peerStacks: Record<string, Record<string, unknown>> = {};
+
+/** The shipped pair as deployed: primary is primary, dr is standby, nobody demoted. */
+export const DEPLOYED_PEERS: Record<string, Record<string, unknown>> = {
+    "acme/drstack/primary": { role: "primary" },
+    "acme/drstack/dr": { role: "standby" },
+};
+
+/** The value the mock provider "generates" for a RandomPassword: tests look for it in plaintext. */
+export function mockPassword(name: string): string {
+    return `mock-generated-password-${name}`;
+}
+
 /** Computed attributes a real provider would fill in, so program wiring (ARNs, ids) resolves. */
 function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
     switch (type) {
@@ -25,6 +39,15 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
             return { arn: `arn:aws:kms:mock-region:${TEST_ACCOUNT_ID}:key/${name}`, keyId: `${name}-key-id` };
         case "aws:iam/role:Role":
             return { arn: `arn:aws:iam::${TEST_ACCOUNT_ID}:role/${name}` };
+        case "random:index/randomPassword:RandomPassword":
+            return { result: mockPassword(name) };
+        case "pulumi:pulumi:StackReference": {
+            const outputs = peerStacks[inputs.name];
+            if (outputs === undefined) {
+                throw new Error(`unknown stack ${inputs.name} (tests set peer stack outputs in peerStacks)`);
+            }
+            return { name: inputs.name, outputs, secretOutputNames: [] };
+        }
         default:
             return {};
     }

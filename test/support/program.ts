@@ -4,8 +4,8 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { FlatConfig } from "../../components/config";
-import { readStackFile, flattenStackConfig } from "../../components/stackFile";
-import { declared, DeclaredResource, useStack } from "./mocks";
+import { flattenStackConfig, readStackFile, SECRET_PLACEHOLDER } from "../../components/stackFile";
+import { declared, DeclaredResource, DEPLOYED_PEERS, peerStacks, useStack } from "./mocks";
 
 const PROGRAM = require.resolve("../../index");
 
@@ -13,6 +13,8 @@ export interface Declared extends DeclaredResource {
     /** Names of the resources this one explicitly dependsOn. */
     dependsOn: string[];
     protect: boolean;
+    /** Property paths the engine must not diff (resource option ignoreChanges). */
+    ignoreChanges: string[];
     /** Name of the parent resource. */
     parent?: string;
 }
@@ -32,6 +34,15 @@ export interface ProgramRun {
  * Applied to a copy of the stack file; the file on disk is never changed.
  */
 export type Overrides = Record<string, unknown>;
+
+const secretOverrides = new Map<unknown, string>();
+
+/** An override value that is set as a Pulumi secret, as `pulumi config set --secret` would. */
+export function Secret(value: string): object {
+    const marker = { secret: true };
+    secretOverrides.set(marker, value);
+    return marker;
+}
 
 export function stackConfigWith(stack: string, overrides: Overrides = {}): FlatConfig {
     const config = structuredClone(readStackFile(stack)) as Record<string, any>;
@@ -55,14 +66,27 @@ function settle(resources: Iterable<pulumi.Resource>): Promise<unknown[]> {
     return Promise.all([...resources].map((r) => new Promise((resolve) => r.urn.apply(resolve))));
 }
 
-export async function runProgram(stack: string, overrides: Overrides = {}): Promise<ProgramRun> {
+export interface RunOptions {
+    /** Outputs of peer stacks as StackReferences see them; defaults to the shipped pair as deployed. */
+    peers?: Record<string, Record<string, unknown>>;
+}
+
+export async function runProgram(stack: string, overrides: Overrides = {}, options: RunOptions = {}): Promise<ProgramRun> {
+    for (const k of Object.keys(peerStacks)) delete peerStacks[k];
+    Object.assign(peerStacks, structuredClone(options.peers ?? DEPLOYED_PEERS));
     const config = stackConfigWith(stack, overrides);
-    pulumi.runtime.setAllConfig(config);
+    // Values written as `secure:` in a stack file (or set to SECRET_PLACEHOLDER / a Secret() override) are secrets.
+    const secretKeys = Object.keys(config).filter((k) => config[k] === SECRET_PLACEHOLDER || secretOverrides.has(overrides[k]));
+    for (const k of secretKeys) {
+        const v = overrides[k];
+        if (secretOverrides.has(v)) config[k] = secretOverrides.get(v)!;
+    }
+    pulumi.runtime.setAllConfig(config, secretKeys);
     useStack(stack);
     declared.length = 0;
 
     const names = new Map<pulumi.Resource, string>();
-    const opts = new Map<string, { dependsOn: pulumi.Resource[]; protect: boolean; parent?: pulumi.Resource }>();
+    const opts = new Map<string, { dependsOn: pulumi.Resource[]; protect: boolean; ignoreChanges: string[]; parent?: pulumi.Resource }>();
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((args) => {
             // A resource passed inside component args is rehydrated from its URN (opts.urn):
@@ -75,12 +99,14 @@ export async function runProgram(stack: string, overrides: Overrides = {}): Prom
             opts.set(`${args.type}::${args.name}`, {
                 dependsOn: (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[],
                 protect: args.opts.protect === true,
+                ignoreChanges: args.opts.ignoreChanges ?? [],
                 parent: args.opts.parent,
             });
             return undefined;
         });
         delete require.cache[PROGRAM];
-        return require(PROGRAM);
+        // index.ts exports the promise of its outputs (it awaits the peer stack first).
+        return await require(PROGRAM);
     })) as Record<string, any>;
 
     // Resources declared inside applies register later: wait until the set stops growing.
@@ -98,6 +124,7 @@ export async function runProgram(stack: string, overrides: Overrides = {}): Prom
                 ...r,
                 dependsOn: (o?.dependsOn ?? []).map((d) => names.get(d) ?? "<unknown>"),
                 protect: o?.protect ?? false,
+                ignoreChanges: o?.ignoreChanges ?? [],
                 parent: o?.parent ? names.get(o.parent) : undefined,
             };
         });
@@ -121,11 +148,17 @@ export async function runProgram(stack: string, overrides: Overrides = {}): Prom
 }
 
 /** Runs the program expecting it to fail; returns the error and what was declared before it. */
-export async function runProgramExpectingError(stack: string, overrides: Overrides): Promise<{ error: Error; declared: DeclaredResource[] }> {
+export async function runProgramExpectingError(
+    stack: string,
+    overrides: Overrides,
+    options: RunOptions = {},
+): Promise<{ error: Error; declared: DeclaredResource[] }> {
     try {
-        await runProgram(stack, overrides);
+        await runProgram(stack, overrides, options);
     } catch (error) {
-        return { error: error as Error, declared: declared.filter((r) => r.type !== "pulumi:pulumi:Stack") };
+        // A StackReference only reads the peer's outputs; it creates nothing.
+        const created = declared.filter((r) => r.type !== "pulumi:pulumi:Stack" && r.type !== "pulumi:pulumi:StackReference");
+        return { error: error as Error, declared: created };
     }
-    throw new Error(`stack ${stack} with ${JSON.stringify(overrides)} was expected to fail but deployed`);
+    throw new Error(`stack ${stack} with ${JSON.stringify(overrides)} and ${JSON.stringify(options)} was expected to fail but deployed`);
 }

@@ -6,15 +6,16 @@ import { ProgramRun, runProgram } from "../support/program";
 
 const T = {
     replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
-    role: "aws:iam/role:Role",
-    rolePolicy: "aws:iam/rolePolicy:RolePolicy",
     versioning: "aws:s3/bucketVersioning:BucketVersioning",
     bucket: "aws:s3/bucket:Bucket",
     key: "aws:kms/key:Key",
 };
 
+const ROLE = "acme-orders-replication-role";
+const PERMISSIONS = "acme-orders-replication-permissions";
+
 function statement(run: ProgramRun, sid: string) {
-    const policy = JSON.parse(run.one(T.rolePolicy).inputs.policy);
+    const policy = JSON.parse(run.byName(PERMISSIONS).inputs.policy);
     const found = policy.Statement.find((s: any) => s.Sid === sid);
     assert.ok(found, `no statement ${sid}`);
     return found;
@@ -57,11 +58,11 @@ describe("replication from the primary stack", () => {
     it("waits for this bucket's versioning and for the role's permissions", () => {
         const deps = run.one(T.replication).dependsOn;
         assert.ok(deps.includes(run.one(T.versioning).name), `dependsOn: ${deps}`);
-        assert.ok(deps.includes(run.one(T.rolePolicy).name), `dependsOn: ${deps}`);
+        assert.ok(deps.includes(PERMISSIONS), `dependsOn: ${deps}`);
     });
 
     it("assumes a role only S3 may assume, for this account and bucket", () => {
-        const role = run.one(T.role);
+        const role = run.byName(ROLE);
         assert.equal(run.one(T.replication).inputs.role, `arn:aws:iam::${TEST_ACCOUNT_ID}:role/${role.name}`);
         const [trust] = JSON.parse(role.inputs.assumeRolePolicy).Statement;
         assert.deepEqual(trust.Principal, { Service: "s3.amazonaws.com" });
@@ -71,7 +72,7 @@ describe("replication from the primary stack", () => {
     });
 
     it("grants least privilege: read here, replicate there, nothing else", () => {
-        const policy = JSON.parse(run.one(T.rolePolicy).inputs.policy);
+        const policy = JSON.parse(run.byName(PERMISSIONS).inputs.policy);
         const actions = policy.Statement.flatMap((s: any) => [].concat(s.Action));
         assert.ok(actions.every((a: string) => !a.includes("*")), `wildcard action in ${actions}`);
         assert.ok(policy.Statement.every((s: any) => s.Effect === "Allow" && s.Resource !== "*"));
@@ -109,12 +110,12 @@ describe("replication follows the role", () => {
     it("the standby stack declares no replication (its bucket is the destination)", async () => {
         const run = await runProgram("dr");
         assert.equal(run.ofType(T.replication).length, 0);
-        assert.equal(run.ofType(T.role).length, 0);
+        assert.ok(!run.resources.some((r) => r.name === ROLE));
         assert.match(run.outputs.replication, /^off/);
     });
 
     it("promoting the DR stack (role: primary) replicates back to the old primary region, for failback", async () => {
-        const run = await runProgram("dr", { "drstack:role": "primary" });
+        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby" } } });
         const config = run.one(T.replication).inputs;
         assert.equal(config.bucket, "backups-acme-orders-us-west-2");
         assert.equal(config.rules[0].destination.bucket, "arn:aws:s3:::backups-acme-orders-us-east-1");

@@ -1,0 +1,283 @@
+// PostgreSQL on Kubernetes with CloudNativePG: the Cluster in the distributed topology, the
+// Barman Cloud plugin ObjectStores it archives to and recovers from, the ScheduledBackup, and
+// the IAM role (IRSA) its pods use to reach S3.
+//
+// Both stacks declare both clusters in `externalClusters` and name the same primary in
+// `spec.replica.primary`; a cluster whose `self` equals `primary` is the primary, any other is
+// a replica cluster following `source`. Switching the stack role changes only `primary` (plus
+// the promotion token on a planned switchover): CloudNativePG demotes or promotes in place.
+
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { DrConfig } from "./config";
+
+export const BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io";
+
+export interface PostgresClusterArgs {
+    /** This region's cluster name; also its barman server name, i.e. its key prefix in the bucket. */
+    clusterName: string;
+    /** The peer region's cluster name (its WAL arrives in this region's bucket under this prefix). */
+    peerClusterName: string;
+    /** The cluster that is primary in the distributed topology: this one when the stack role is primary. */
+    primaryClusterName: string;
+    /** How a new cluster is created: initdb (primary) or recovery from the peer's archive (replica). Ignored after creation. */
+    bootstrap: "initdb" | "recovery";
+    /** Namespace of the cluster. */
+    namespace: pulumi.Input<string>;
+    /** This region's backup bucket (the replicated peer archive lands here too). */
+    bucketName: pulumi.Input<string>;
+    bucketArn: pulumi.Input<string>;
+    /** KMS key of the bucket. */
+    keyArn: pulumi.Input<string>;
+    /** AWS region of the bucket (for KMS ViaService conditions). */
+    region: string;
+    /** WAL archive_timeout, derived from the RPO by the config module, e.g. "270s". */
+    archiveTimeout: string;
+    /** Barman retention policy in days: the recovery window. */
+    retentionDays: number;
+    /** PostgreSQL sizing and tuning from config. */
+    postgres: DrConfig["postgres"];
+    /** CloudNativePG schedule (6 fields) of base backups. */
+    baseBackupSchedule: string;
+    /** IAM OIDC provider ARN and issuer of the EKS cluster, for IRSA. */
+    oidcProviderArn: string;
+    oidcIssuer: string;
+    /** Stream from the peer's primary too, when configured. */
+    streaming?: DrConfig["streaming"];
+    /** Planned switchover: the demoted peer's token, promoting this cluster without data loss. */
+    promotionToken?: pulumi.Input<string | undefined>;
+    /** Tags for the IAM role. */
+    tags?: Record<string, string>;
+}
+
+export class PostgresCluster extends pulumi.ComponentResource {
+    public readonly irsaRole: aws.iam.Role;
+    public readonly objectStore: k8s.apiextensions.CustomResource;
+    public readonly peerObjectStore: k8s.apiextensions.CustomResource;
+    public readonly cluster: k8s.apiextensions.CustomResource;
+    public readonly scheduledBackup: k8s.apiextensions.CustomResource;
+    /** Set by CloudNativePG once this cluster has been demoted: the peer's promotion token. */
+    public readonly demotionToken: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("drstack:postgres:PostgresCluster", name, args, opts);
+        const self = args.clusterName;
+        const peer = args.peerClusterName;
+        const pg = args.postgres;
+
+        this.irsaRole = new aws.iam.Role(
+            `${name}-irsa`,
+            {
+                description: `CloudNativePG cluster ${self}: WAL archive and base backups in S3`,
+                assumeRolePolicy: pulumi.jsonStringify(irsaTrustPolicy(args)),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(
+            `${name}-irsa-permissions`,
+            { role: this.irsaRole.id, policy: pulumi.jsonStringify(archivePermissions(args)) },
+            { parent: this },
+        );
+
+        const destinationPath = pulumi.interpolate`s3://${args.bucketName}/`;
+        this.objectStore = new k8s.apiextensions.CustomResource(
+            `${name}-object-store`,
+            {
+                apiVersion: "barmancloud.cnpg.io/v1",
+                kind: "ObjectStore",
+                metadata: { name: `${self}-archive`, namespace: args.namespace },
+                spec: {
+                    configuration: {
+                        destinationPath,
+                        s3Credentials: { inheritFromIAMRole: true },
+                        wal: { compression: pg.walCompression, maxParallel: pg.walMaxParallel, encryption: "aws:kms" },
+                        data: { compression: pg.backupCompression, jobs: pg.backupJobs, encryption: "aws:kms" },
+                    },
+                    retentionPolicy: `${args.retentionDays}d`,
+                },
+            },
+            { parent: this },
+        );
+        // The peer's archive as replicated into this region's bucket: read-only, no retention
+        // here (the peer's own stack applies retention at the source; deletions replicate).
+        this.peerObjectStore = new k8s.apiextensions.CustomResource(
+            `${name}-peer-object-store`,
+            {
+                apiVersion: "barmancloud.cnpg.io/v1",
+                kind: "ObjectStore",
+                metadata: { name: `${peer}-replicated-archive`, namespace: args.namespace },
+                spec: { configuration: { destinationPath, s3Credentials: { inheritFromIAMRole: true } } },
+            },
+            { parent: this },
+        );
+
+        const parameters: Record<string, string> = {
+            ...pg.parameters,
+            archive_timeout: args.archiveTimeout,
+            wal_level: pg.walLevel,
+            max_slot_wal_keep_size: pg.maxSlotWalKeepSize,
+        };
+        const replica: Record<string, pulumi.Input<string | undefined>> = {
+            self,
+            primary: args.primaryClusterName,
+            source: peer,
+        };
+        if (args.promotionToken !== undefined) {
+            replica.promotionToken = args.promotionToken;
+        }
+
+        this.cluster = new k8s.apiextensions.CustomResource(
+            `${name}-cluster`,
+            {
+                apiVersion: "postgresql.cnpg.io/v1",
+                kind: "Cluster",
+                metadata: { name: self, namespace: args.namespace },
+                spec: {
+                    instances: pg.instances,
+                    imageName: pg.imageName,
+                    postgresql: { parameters },
+                    storage: pg.storage,
+                    walStorage: pg.walStorage,
+                    resources: pg.resources,
+                    replicationSlots: { highAvailability: { enabled: true } },
+                    // CloudNativePG names the pods' service account after the cluster; IRSA trusts exactly that one.
+                    serviceAccountTemplate: { metadata: { annotations: { "eks.amazonaws.com/role-arn": this.irsaRole.arn } } },
+                    plugins: [
+                        {
+                            name: BARMAN_CLOUD_PLUGIN,
+                            isWALArchiver: true,
+                            parameters: { barmanObjectName: `${self}-archive`, serverName: self },
+                        },
+                    ],
+                    bootstrap:
+                        args.bootstrap === "initdb"
+                            ? { initdb: { database: pg.database, owner: pg.database, dataChecksums: true } }
+                            : { recovery: { source: peer, database: pg.database, owner: pg.database } },
+                    externalClusters: [
+                        {
+                            name: self,
+                            plugin: { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: `${self}-archive`, serverName: self } },
+                        },
+                        peerExternalCluster(peer, args.streaming),
+                    ],
+                    replica,
+                },
+                // Declared so the provider reads it back: CloudNativePG publishes the demotion token here.
+                status: undefined,
+            },
+            {
+                parent: this,
+                dependsOn: [this.objectStore, this.peerObjectStore],
+                // Bootstrap only matters when the cluster is created; a later role flip must not rewrite it.
+                ignoreChanges: ["spec.bootstrap"],
+            },
+        );
+
+        this.scheduledBackup = new k8s.apiextensions.CustomResource(
+            `${name}-base-backup`,
+            {
+                apiVersion: "postgresql.cnpg.io/v1",
+                kind: "ScheduledBackup",
+                metadata: { name: `${self}-base-backup`, namespace: args.namespace },
+                spec: {
+                    schedule: args.baseBackupSchedule,
+                    cluster: { name: self },
+                    method: "plugin",
+                    pluginConfiguration: { name: BARMAN_CLOUD_PLUGIN },
+                    backupOwnerReference: "self",
+                    immediate: true,
+                    target: "prefer-standby",
+                },
+            },
+            { parent: this, dependsOn: [this.cluster] },
+        );
+
+        this.demotionToken = pulumi
+            .output((this.cluster as unknown as { status?: pulumi.Output<any> }).status)
+            .apply((status) => (status?.demotionToken as string | undefined) || undefined);
+        this.registerOutputs({ irsaRoleArn: this.irsaRole.arn, demotionToken: this.demotionToken });
+    }
+}
+
+function peerExternalCluster(peer: string, streaming: DrConfig["streaming"]): Record<string, unknown> {
+    const external: Record<string, unknown> = {
+        name: peer,
+        plugin: { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: `${peer}-replicated-archive`, serverName: peer } },
+    };
+    if (streaming) {
+        // Certificate authentication as CloudNativePG's streaming_replica user: no password to leak.
+        external.connectionParameters = {
+            host: streaming.host,
+            port: String(streaming.port),
+            user: "streaming_replica",
+            dbname: "postgres",
+            sslmode: streaming.sslmode,
+        };
+        external.sslKey = { name: streaming.tlsSecretName, key: "tls.key" };
+        external.sslCert = { name: streaming.tlsSecretName, key: "tls.crt" };
+        external.sslRootCert = { name: streaming.tlsSecretName, key: "ca.crt" };
+    }
+    return external;
+}
+
+function irsaTrustPolicy(args: PostgresClusterArgs): aws.iam.PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Effect: "Allow",
+                Principal: { Federated: args.oidcProviderArn },
+                Action: "sts:AssumeRoleWithWebIdentity",
+                Condition: {
+                    StringEquals: {
+                        [`${args.oidcIssuer}:sub`]: pulumi.interpolate`system:serviceaccount:${args.namespace}:${args.clusterName}`,
+                        [`${args.oidcIssuer}:aud`]: "sts.amazonaws.com",
+                    },
+                },
+            },
+        ],
+    };
+}
+
+/** Write its own prefix, read the peer's replicated prefix, use the bucket's key via S3 only. */
+export function archivePermissions(args: PostgresClusterArgs): aws.iam.PolicyDocument {
+    const own = args.clusterName;
+    const peer = args.peerClusterName;
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "ListOwnAndPeerArchive",
+                Effect: "Allow",
+                Action: "s3:ListBucket",
+                Resource: args.bucketArn,
+                // IfExists: barman-cloud first checks the bucket with HeadBucket, which is authorized
+                // as s3:ListBucket without any prefix; listings that name a prefix are held to these.
+                Condition: { StringLikeIfExists: { "s3:prefix": [`${own}/*`, `${peer}/*`] } },
+            },
+            {
+                // Delete: barman-cloud applies the retention policy (delete markers; versions stay
+                // for the recovery window through the bucket lifecycle and Object Lock).
+                Sid: "WriteOwnArchive",
+                Effect: "Allow",
+                Action: ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                Resource: pulumi.interpolate`${args.bucketArn}/${own}/*`,
+            },
+            {
+                Sid: "ReadPeerReplicatedArchive",
+                Effect: "Allow",
+                Action: "s3:GetObject",
+                Resource: pulumi.interpolate`${args.bucketArn}/${peer}/*`,
+            },
+            {
+                Sid: "UseBucketKeyViaS3",
+                Effect: "Allow",
+                Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+                Resource: args.keyArn,
+                Condition: { StringEquals: { "kms:ViaService": `s3.${args.region}.amazonaws.com` } },
+            },
+        ],
+    };
+}

@@ -1,0 +1,69 @@
+// Promotion by stack switch, and the split-brain guard.
+// A stack that is to be primary reads its peer stack's outputs (role, demotionToken) through a
+// StackReference before declaring anything: it refuses to become primary while the peer still
+// says it is primary (two writable regions), unless an emergency failover is confirmed, and on a
+// planned switchover it passes the peer's demotion token on as the promotion token.
+
+import * as pulumi from "@pulumi/pulumi";
+import { DrConfig, NAMESPACE } from "./config";
+
+export interface PeerState {
+    /** The peer stack's fully qualified name. */
+    stack: string;
+    /** The role the peer stack last deployed with, if it exported one. */
+    role?: string;
+    /** The peer cluster's demotion token, present once it was demoted (planned switchover). */
+    demotionToken?: string;
+}
+
+export class SplitBrainError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "SplitBrainError";
+    }
+}
+
+/**
+ * Reads the peer stack's outputs when this stack is to be primary and a peer stack is configured.
+ * A standby never needs them, so the first `pulumi up` of the DR stack works before the primary exists.
+ */
+export async function readPeerState(config: DrConfig, opts?: pulumi.CustomResourceOptions): Promise<PeerState | undefined> {
+    if (!config.isPrimary || config.peerStack === undefined) {
+        return undefined;
+    }
+    const ref = new pulumi.StackReference(`${config.prefix}-peer-stack`, { name: config.peerStack }, opts);
+    const [role, token] = await Promise.all([ref.getOutputDetails("role"), ref.getOutputDetails("demotionToken")]);
+    return {
+        stack: config.peerStack,
+        role: typeof role.value === "string" ? role.value : undefined,
+        demotionToken: typeof token.value === "string" && token.value !== "" ? token.value : undefined,
+    };
+}
+
+/** Throws when making this stack primary would leave two primaries. */
+export function assertNoSplitBrain(config: DrConfig, peer: PeerState | undefined): void {
+    if (!config.isPrimary || peer === undefined || peer.role !== "primary" || config.emergencyFailover) {
+        return;
+    }
+    const k = (key: string) => `${NAMESPACE}:${key}`;
+    throw new SplitBrainError(
+        [
+            `Refusing to make stack "${config.stack}" primary: its peer stack ${peer.stack} still reports role "primary".`,
+            "Two primaries would both accept writes (split brain). Nothing was deployed. Choose one:",
+            `  Planned switchover (the peer region is healthy): demote the peer first, then come back here:`,
+            `    pulumi config set ${k("role")} standby -s ${peer.stack} && pulumi up -s ${peer.stack}`,
+            `    pulumi refresh -s ${peer.stack} --yes   # until its demotionToken output is set`,
+            `    pulumi up -s ${config.stack}`,
+            `  Emergency failover (the peer region is lost): confirm it, accepting the data loss bounded by the RPO:`,
+            `    pulumi config set ${k("emergencyFailover")} true -s ${config.stack} && pulumi up -s ${config.stack}`,
+        ].join("\n"),
+    );
+}
+
+/** The promotion token to pass, if this is the promoted side of a planned switchover. */
+export function promotionTokenFor(config: DrConfig, peer: PeerState | undefined): string | undefined {
+    if (!config.isPrimary || config.emergencyFailover || peer?.role !== "standby") {
+        return undefined;
+    }
+    return peer.demotionToken;
+}
