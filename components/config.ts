@@ -32,6 +32,11 @@ export const OBJECT_LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"] as const;
 export const ARCHIVE_STORAGE_CLASSES = ["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const;
 export const REPLICA_STORAGE_CLASSES = ["STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING"] as const;
 
+/** Time a backup job may take beyond its schedule before its age alerts (jobs are bounded by activeDeadlineSeconds). */
+export const BACKUP_GRACE_SECONDS = 3600;
+/** Restore verification restores a whole database: allow it more. */
+export const VERIFICATION_GRACE_SECONDS = 6 * 3600;
+
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 const PREFIX = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 const ONE_DAY = 86400;
@@ -249,6 +254,49 @@ const schema = z.strictObject({
             sslmode: oneOf(["verify-full", "verify-ca", "require"] as const).default("verify-full"),
         })
         .optional(),
+    /** Route53 failover routing to this region's public endpoint. */
+    dns: z
+        .strictObject({
+            /** Hosted zone of the failover record (same in both stacks). */
+            zoneId: z.string().regex(/^Z[A-Z0-9]{1,32}$/, { message: "is not a Route53 hosted zone id like Z0123456789ABCDEFGHIJ" }),
+            /** The name clients use (same in both stacks), e.g. db-api.acme.example.com. */
+            recordName: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}\.?$/, { message: "is not a DNS name" }),
+            /** This region's endpoint (per stack): a DNS name the record points at, and the health check probes. */
+            endpoint: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}\.?$/, { message: "is not a DNS name" }),
+            /** cname: a CNAME record; alias: an A alias to a load balancer (needs aliasZoneId). */
+            endpointType: oneOf(["cname", "alias"] as const).default("cname"),
+            aliasZoneId: z.string().optional(),
+            healthCheck: z
+                .strictObject({
+                    protocol: oneOf(["HTTPS", "HTTP"] as const).default("HTTPS"),
+                    path: z.string().regex(/^\//, { message: "must start with /" }).default("/healthz"),
+                    port: count(1, 65535).default(443),
+                    /** Route53 supports 10 (fast) or 30 seconds. */
+                    interval: z.union([z.literal(10), z.literal(30), z.enum(["10", "30"]).transform(Number)], {
+                        error: (issue) => `${show(issue.input)} is not allowed; allowed: 10, 30 (seconds)`,
+                    }).default(10),
+                    failureThreshold: count(1, 10).default(3),
+                    /** Route53 checker regions: at least 3. */
+                    regions: z
+                        .array(z.string())
+                        .min(3, { message: "needs at least 3 Route53 checker regions" })
+                        .default(["us-east-1", "us-west-2", "eu-west-1"]),
+                })
+                .prefault({}),
+        })
+        .optional(),
+    alerts: z
+        .strictObject({
+            /** SNS subscriptions for CloudWatch alarms, e.g. [{ protocol: email, endpoint: oncall@acme.example.com }]. */
+            notify: z.array(z.strictObject({ protocol: oneOf(["email", "https", "sqs", "lambda", "sms"] as const), endpoint: z.string().min(1) })).default([]),
+            /** Where runbook_url links point (the README's alert runbooks). */
+            runbookBaseUrl: z.string().regex(/^https?:\/\//, { message: "must be an http(s) URL" }).default("https://github.com/acme/drstack/blob/main/README.md"),
+            /** Ship the Grafana dashboard ConfigMap (for the Grafana sidecar). */
+            grafanaDashboard: boolish.default(true),
+            /** Labels the Prometheus operator's ruleSelector matches, e.g. { release: kube-prometheus-stack }. */
+            ruleLabels: z.record(z.string(), z.string()).default({}),
+        })
+        .prefault({}),
     /** Database roles managed with @pulumi/postgresql (needs a connection from where `pulumi up` runs). */
     database: z
         .strictObject({
@@ -364,6 +412,32 @@ export interface DrConfig {
         sslmode: string;
         monitoringRole: string;
         verificationRole: string;
+    };
+    dns?: {
+        zoneId: string;
+        recordName: string;
+        endpoint: string;
+        endpointType: "cname" | "alias";
+        aliasZoneId?: string;
+        healthCheck: { protocol: string; path: string; port: number; interval: number; failureThreshold: number; regions: string[] };
+    };
+    alerts: {
+        notify: { protocol: string; endpoint: string }[];
+        runbookBaseUrl: string;
+        grafanaDashboard: boolean;
+        ruleLabels: Record<string, string>;
+        /** Alert when unarchived WAL is older than this: the point-in-time restore bound (at most the RPO). */
+        walArchiveAgeSeconds: number;
+        /** Alert when the replica cluster lags more than the region RPO. */
+        replicaLagSeconds: number;
+        /** Alert when the newest base backup is older than its schedule allows (+ grace). */
+        baseBackupMaxAgeSeconds: number;
+        /** Alert when the logical backup CronJob has not succeeded for this long. */
+        logicalBackupMaxAgeSeconds: number;
+        /** Alert when restore verification has not succeeded for this long. */
+        verificationMaxAgeSeconds: number;
+        /** S3 replication latency above which objects miss the RTC SLA. */
+        replicationLatencySeconds: number;
     };
     /** The peer stack's fully qualified name, when configured. */
     peerStack?: string;
@@ -510,6 +584,9 @@ function consistencyProblems(c: Parsed, region: string, isSecret: SecretKeyPredi
             `${k("databasePassword")} is stored in plaintext; remove it and set it again with: pulumi config set --secret ${k("databasePassword")} <password>`,
         );
     }
+    if (c.dns?.endpointType === "alias" && c.dns.aliasZoneId === undefined) {
+        problems.push(`${k("dns")}.aliasZoneId is required when ${k("dns")}.endpointType is alias (the load balancer's canonical hosted zone id)`);
+    }
     if (c.emergencyFailover && c.role !== "primary") {
         problems.push(`${k("emergencyFailover")}: true only makes sense with ${k("role")}: primary (it confirms promoting this stack while its peer still reports primary)`);
     }
@@ -622,6 +699,16 @@ function derive(c: Parsed, region: string, stack: string): DrConfig {
             verificationRole: c.database.verificationRole,
         },
         streaming: c.streaming,
+        dns: c.dns,
+        alerts: {
+            ...c.alerts,
+            walArchiveAgeSeconds: pointInTimeRestoreBoundSeconds(archiveTimeoutSeconds, c.walUploadAllowance),
+            replicaLagSeconds: rpo.regionSeconds,
+            baseBackupMaxAgeSeconds: maxIntervalSeconds(c.backups.baseBackupSchedule) + BACKUP_GRACE_SECONDS,
+            logicalBackupMaxAgeSeconds: maxIntervalSeconds(c.backups.logicalBackupSchedule) + BACKUP_GRACE_SECONDS,
+            verificationMaxAgeSeconds: maxIntervalSeconds(c.backups.verificationSchedule) + VERIFICATION_GRACE_SECONDS,
+            replicationLatencySeconds: RTC_REPLICATION_BOUND_SECONDS,
+        },
         peerStack: c.peerStack,
         emergencyFailover: c.emergencyFailover,
     };

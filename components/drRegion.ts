@@ -5,9 +5,13 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { alertRuleGroups } from "./alertRules";
 import { BackupBucket } from "./backupBucket";
 import { DrConfig, NAMESPACE } from "./config";
+import { dashboardFor } from "./dashboard";
 import { DatabaseRoles } from "./databaseRoles";
+import { DrAlerts } from "./drAlerts";
+import { FailoverRecord } from "./failoverRecord";
 import { partitionOf, s3BucketArn } from "./naming";
 import { PostgresOperators } from "./operators";
 import { PostgresCluster } from "./postgresCluster";
@@ -28,6 +32,9 @@ export class DrRegion extends pulumi.ComponentResource {
     public readonly postgres: PostgresCluster;
     /** Present when drstack:database.manageRoles is on and this stack is primary. */
     public readonly databaseRoles?: DatabaseRoles;
+    public readonly alerts: DrAlerts;
+    /** Present when drstack:dns is configured. */
+    public readonly failover?: FailoverRecord;
 
     constructor(name: string, args: DrRegionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("drstack:region:DrRegion", name, args, opts);
@@ -127,6 +134,47 @@ export class DrRegion extends pulumi.ComponentResource {
                     secretPrefix: c.names.cluster,
                 },
                 { ...inCluster, dependsOn: [this.postgres] },
+            );
+        }
+
+        this.alerts = new DrAlerts(
+            `${name}-alerts`,
+            {
+                clusterName: c.names.cluster,
+                namespace,
+                ruleGroups: alertRuleGroups(c).groups,
+                ruleLabels: c.alerts.ruleLabels,
+                region: c.region,
+                notify: c.alerts.notify,
+                replication: this.replication && {
+                    sourceBucket: this.backupBucket.bucketName,
+                    destinationBucket: c.names.peerBucket,
+                    ruleId: this.replication.ruleId,
+                    latencyThresholdSeconds: c.alerts.replicationLatencySeconds,
+                },
+                dashboard: c.alerts.grafanaDashboard ? dashboardFor(c) : undefined,
+                tags,
+            },
+            inCluster,
+        );
+
+        if (c.dns) {
+            this.failover = new FailoverRecord(
+                `${name}-failover`,
+                {
+                    zoneId: c.dns.zoneId,
+                    recordName: c.dns.recordName,
+                    endpoint: c.dns.endpoint,
+                    endpointType: c.dns.endpointType,
+                    aliasZoneId: c.dns.aliasZoneId,
+                    // The record type follows the role: promoting this stack makes its record PRIMARY.
+                    failover: c.isPrimary ? "PRIMARY" : "SECONDARY",
+                    setIdentifier: `${c.prefix}-${c.region}`,
+                    healthCheck: c.dns.healthCheck,
+                    alarmTopicArn: this.alerts.healthCheckTopic.arn,
+                    tags,
+                },
+                { parent: this },
             );
         }
 

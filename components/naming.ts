@@ -59,3 +59,12 @@ export function partitionOf(region: string): string {
     }
     return "aws";
 }
+
+/** Names of a cluster's backup CronJobs; alert rules select them by these names. */
+export function jobNames(cluster: string): { logicalBackup: string; verifyLogical: string; verifyPhysical: string } {
+    return {
+        logicalBackup: `${cluster}-logical-backup`,
+        verifyLogical: `${cluster}-verify-logical`,
+        verifyPhysical: `${cluster}-verify-physical`,
+    };
+}

@@ -45,6 +45,8 @@ export class CrossRegionReplication extends pulumi.ComponentResource {
     public readonly role: aws.iam.Role;
     public readonly roleArn: pulumi.Output<string>;
     public readonly configuration: aws.s3.BucketReplicationConfig;
+    /** The replication rule's id: CloudWatch replication metrics are reported per rule. */
+    public readonly ruleId: string;
 
     constructor(name: string, args: CrossRegionReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("drstack:storage:CrossRegionReplication", name, args, opts);
@@ -66,6 +68,7 @@ export class CrossRegionReplication extends pulumi.ComponentResource {
         );
 
         const rtc = args.replicationTimeControl;
+        this.ruleId = `backups-to-${args.destinationRegion}`;
         this.configuration = new aws.s3.BucketReplicationConfig(
             `${name}-config`,
             {
@@ -73,7 +76,7 @@ export class CrossRegionReplication extends pulumi.ComponentResource {
                 role: this.role.arn,
                 rules: [
                     {
-                        id: `backups-to-${args.destinationRegion}`,
+                        id: this.ruleId,
                         status: "Enabled",
                         priority: 1,
                         filter: {},

@@ -39,6 +39,8 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
             return { arn: `arn:aws:kms:mock-region:${TEST_ACCOUNT_ID}:key/${name}`, keyId: `${name}-key-id` };
         case "aws:iam/role:Role":
             return { arn: `arn:aws:iam::${TEST_ACCOUNT_ID}:role/${name}` };
+        case "aws:sns/topic:Topic":
+            return { arn: `arn:aws:sns:${inputs.region ?? "mock-region"}:${TEST_ACCOUNT_ID}:${name}` };
         case "random:index/randomPassword:RandomPassword":
             return { result: mockPassword(name) };
         case "pulumi:pulumi:StackReference": {

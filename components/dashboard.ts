@@ -1,0 +1,95 @@
+// The Grafana dashboard of one region, as a pure function of the config: the RPO-derived
+// thresholds are drawn on the panels, so a reader sees the target next to the measurement.
+
+import { DrConfig } from "./config";
+
+interface Panel {
+    title: string;
+    expr: string;
+    unit: string;
+    /** Red above this value (seconds). */
+    threshold?: number;
+    datasource?: Record<string, string>;
+    /** CloudWatch query, for panels that read AWS metrics. */
+    cloudwatch?: Record<string, unknown>;
+}
+
+export function dashboardFor(c: DrConfig): Record<string, unknown> {
+    const pods = `namespace="${c.kubernetes.namespace}", pod=~"${c.names.cluster}-[0-9]+"`;
+    const panels: Panel[] = [
+        {
+            title: `WAL archive age (limit ${c.alerts.walArchiveAgeSeconds}s from RPO)`,
+            expr: `max(cnpg_pg_stat_archiver_seconds_since_last_archival{${pods}})`,
+            unit: "s",
+            threshold: c.alerts.walArchiveAgeSeconds,
+        },
+        {
+            title: "WAL archive failures (last hour)",
+            expr: `sum(increase(cnpg_pg_stat_archiver_failed_count{${pods}}[1h]))`,
+            unit: "short",
+            threshold: 1,
+        },
+        {
+            title: "Base backup age",
+            expr: `time() - max(barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${pods}})`,
+            unit: "s",
+            threshold: c.alerts.baseBackupMaxAgeSeconds,
+        },
+        {
+            title: "Replication lag (region RPO)",
+            expr: `max(cnpg_pg_replication_lag{${pods}})`,
+            unit: "s",
+            threshold: c.alerts.replicaLagSeconds,
+        },
+        {
+            title: "Restore verification (1 = passed)",
+            expr: `drstack_restore_verification_success{cluster="${c.names.cluster}"}`,
+            unit: "short",
+        },
+        {
+            title: "Time since last verified restore",
+            expr: `time() - drstack_restore_verification_last_success_timestamp_seconds{cluster="${c.names.cluster}"}`,
+            unit: "s",
+            threshold: c.alerts.verificationMaxAgeSeconds,
+        },
+        {
+            title: "S3 replication latency (RTC bound 15 min)",
+            expr: "",
+            unit: "s",
+            threshold: c.alerts.replicationLatencySeconds,
+            datasource: { type: "cloudwatch" },
+            cloudwatch: {
+                namespace: "AWS/S3",
+                metricName: "ReplicationLatency",
+                region: c.isPrimary ? c.region : c.peerRegion,
+                dimensions: { SourceBucket: c.isPrimary ? c.names.bucket : c.names.peerBucket },
+                statistic: "Maximum",
+            },
+        },
+    ];
+    return {
+        title: `DR: ${c.names.cluster} (${c.role}, ${c.region})`,
+        uid: `drstack-${c.names.cluster}`,
+        tags: ["drstack", "disaster-recovery", c.role],
+        timezone: "utc",
+        schemaVersion: 39,
+        time: { from: "now-24h", to: "now" },
+        panels: panels.map((p, i) => ({
+            id: i + 1,
+            type: "timeseries",
+            title: p.title,
+            gridPos: { x: (i % 2) * 12, y: Math.floor(i / 2) * 8, w: 12, h: 8 },
+            datasource: p.datasource ?? { type: "prometheus" },
+            targets: [p.cloudwatch ? { refId: "A", ...p.cloudwatch } : { refId: "A", expr: p.expr }],
+            fieldConfig: {
+                defaults: {
+                    unit: p.unit,
+                    thresholds:
+                        p.threshold === undefined
+                            ? undefined
+                            : { mode: "absolute", steps: [{ color: "green", value: null }, { color: "red", value: p.threshold }] },
+                },
+            },
+        })),
+    };
+}

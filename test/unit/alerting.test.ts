@@ -1,0 +1,199 @@
+// Route53 failover routing and DR alerting, as both stacks declare them.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { alertRuleGroups, runbookAnchor } from "../../components/alertRules";
+import { parseConfig } from "../../components/config";
+import { readStackConfig } from "../../components/stackFile";
+import { ProgramRun, runProgram } from "../support/program";
+
+const T = {
+    healthCheck: "aws:route53/healthCheck:HealthCheck",
+    record: "aws:route53/record:Record",
+    alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+    topic: "aws:sns/topic:Topic",
+    subscription: "aws:sns/topicSubscription:TopicSubscription",
+    rule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    configMap: "kubernetes:core/v1:ConfigMap",
+    replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+};
+
+function alarm(run: ProgramRun, metricName: string) {
+    const found = run.ofType(T.alarm).filter((a) => a.inputs.metricName === metricName);
+    assert.equal(found.length, 1, `alarms on ${metricName}: ${found.length}`);
+    return found[0].inputs;
+}
+
+function rules(run: ProgramRun) {
+    return run.one(T.rule).inputs.spec.groups.flatMap((g: any) => g.rules);
+}
+
+for (const [stack, region, failover, peers] of [
+    ["primary", "us-east-1", "PRIMARY", undefined],
+    ["dr", "us-west-2", "SECONDARY", {}],
+] as const) {
+    describe(`failover routing and alerting (${stack} stack)`, () => {
+        let run: ProgramRun;
+        before(async () => {
+            run = await runProgram(stack, {}, peers ? { peers } : {});
+        });
+
+        it("health-checks the region's endpoint over HTTPS with the configured path, interval and checkers", () => {
+            const hc = run.one(T.healthCheck).inputs;
+            assert.equal(hc.type, "HTTPS");
+            assert.equal(hc.fqdn, `db-api.${stack === "primary" ? "use1" : "usw2"}.acme.example.com`);
+            assert.equal(hc.resourcePath, "/healthz");
+            assert.equal(hc.port, 443);
+            assert.equal(hc.requestInterval, 10);
+            assert.equal(hc.failureThreshold, 3);
+            assert.deepEqual(hc.regions, ["us-east-1", "us-west-2", "eu-west-1"]);
+            assert.equal(hc.enableSni, true);
+        });
+
+        it(`declares its half of the failover pair as ${failover}, guarded by the health check`, () => {
+            const record = run.one(T.record);
+            assert.equal(record.inputs.name, "db-api.acme.example.com");
+            assert.equal(record.inputs.zoneId, "Z0123456789EXAMPLEZONE");
+            assert.deepEqual(record.inputs.failoverRoutingPolicies, [{ type: failover }]);
+            assert.equal(record.inputs.setIdentifier, `acme-orders-${region}`);
+            assert.equal(record.inputs.healthCheckId, `${run.one(T.healthCheck).name}-id`);
+            assert.equal(record.inputs.type, "CNAME");
+            assert.deepEqual(record.inputs.records, [run.one(T.healthCheck).inputs.fqdn]);
+            assert.equal(record.inputs.ttl, 60);
+        });
+
+        it("alarms on HealthCheckStatus in us-east-1 (where Route53 publishes it), notifying a us-east-1 topic", () => {
+            const a = alarm(run, "HealthCheckStatus");
+            assert.equal(a.region, "us-east-1");
+            assert.equal(a.namespace, "AWS/Route53");
+            assert.deepEqual(a.dimensions, { HealthCheckId: `${run.one(T.healthCheck).name}-id` });
+            assert.equal(a.comparisonOperator, "LessThanThreshold");
+            assert.equal(a.threshold, 1);
+            assert.match(a.alarmActions[0], /^arn:aws:sns:us-east-1:/);
+        });
+
+        it("notifies the configured subscribers", () => {
+            const subscriptions = run.ofType(T.subscription).map((s) => s.inputs);
+            assert.ok(subscriptions.length >= 1);
+            assert.ok(subscriptions.every((s) => s.protocol === "email" && s.endpoint === "oncall@acme.example.com"));
+            const topicRegions = run.ofType(T.topic).map((t) => t.inputs.region).sort();
+            assert.deepEqual(topicRegions, region === "us-east-1" ? ["us-east-1"] : ["us-east-1", "us-west-2"]);
+            assert.equal(subscriptions.length, topicRegions.length, "one subscription per topic per subscriber");
+        });
+
+        it("declares the PrometheusRule generated from the stack config, with the operator's selector labels", () => {
+            const rule = run.one(T.rule).inputs;
+            assert.deepEqual(rule.metadata.labels, { release: "kube-prometheus-stack" });
+            assert.deepEqual(rule.spec, alertRuleGroups(parseConfig(readStackConfig(stack), stack)));
+        });
+
+        it("every rule carries severity, summary, description and a runbook_url into the README", () => {
+            for (const r of rules(run)) {
+                assert.match(r.labels.severity, /^(critical|warning)$/, r.alert);
+                assert.ok(r.annotations.summary && r.annotations.description, r.alert);
+                assert.equal(r.annotations.runbook_url, `https://github.com/acme/drstack/blob/main/README.md#${runbookAnchor(r.alert)}`);
+            }
+        });
+
+        it("ships a Grafana dashboard ConfigMap for the sidecar", () => {
+            const cm = run.one(T.configMap).inputs;
+            assert.equal(cm.metadata.labels.grafana_dashboard, "1");
+            const dashboard = JSON.parse(Object.values(cm.data)[0] as string);
+            const titles = dashboard.panels.map((p: any) => p.title).join(" | ");
+            for (const expected of ["WAL archive age", "Base backup age", "Replication lag", "Restore verification", "S3 replication latency"]) {
+                assert.ok(titles.includes(expected), `${expected} not in ${titles}`);
+            }
+        });
+    });
+}
+
+describe("alerting follows the role and the RPO", () => {
+    it("only the replicating (primary) stack alarms on S3 replication, per replication rule", async () => {
+        const primary = await runProgram("primary");
+        const latency = alarm(primary, "ReplicationLatency");
+        const ruleId = primary.one(T.replication).inputs.rules[0].id;
+        assert.deepEqual(latency.dimensions, {
+            SourceBucket: "backups-acme-orders-us-east-1",
+            DestinationBucket: "backups-acme-orders-us-west-2",
+            RuleId: ruleId,
+        });
+        assert.equal(latency.threshold, 900);
+        assert.equal(latency.comparisonOperator, "GreaterThanThreshold");
+        const failed = alarm(primary, "OperationsFailedReplication");
+        assert.equal(failed.threshold, 0);
+        assert.equal(failed.statistic, "Sum");
+        assert.match(latency.alarmActions[0], /^arn:aws:sns:us-east-1:/);
+
+        const dr = await runProgram("dr", {}, { peers: {} });
+        assert.equal(dr.ofType(T.alarm).filter((a) => a.inputs.namespace === "AWS/S3").length, 0);
+    });
+
+    it("promoting the DR stack makes its failover record PRIMARY and its replication alarmed", async () => {
+        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby" } } });
+        assert.deepEqual(run.one(T.record).inputs.failoverRoutingPolicies, [{ type: "PRIMARY" }]);
+        assert.equal(alarm(run, "ReplicationLatency").dimensions.DestinationBucket, "backups-acme-orders-us-east-1");
+        assert.ok(rules(run).every((r: any) => r.labels.role === "primary"));
+        assert.ok(!rules(run).some((r: any) => r.alert === "DrReplicaLagAboveRpo"), "a primary has no replica-cluster lag rule");
+    });
+
+    it("demoting the primary stack makes its record SECONDARY and adds the standby rules", async () => {
+        const run = await runProgram("primary", { "drstack:role": "standby" });
+        assert.deepEqual(run.one(T.record).inputs.failoverRoutingPolicies, [{ type: "SECONDARY" }]);
+        assert.ok(rules(run).some((r: any) => r.alert === "DrReplicaLagAboveRpo"));
+    });
+
+    it("thresholds move when the RPO moves", async () => {
+        const run = await runProgram("dr", { "drstack:rpo.data-corruption": "10m", "drstack:rpo.region": "15m" }, { peers: {} });
+        const stale = rules(run).find((r: any) => r.alert === "DrWalArchiveStale");
+        assert.match(stale.expr, /cnpg_pg_stat_archiver_seconds_since_last_archival\{[^}]*\} > 600\)/);
+        const lag = rules(run).find((r: any) => r.alert === "DrReplicaLagAboveRpo");
+        assert.match(lag.expr, /cnpg_pg_replication_lag\{[^}]*\} > 900$/);
+        assert.match(lag.annotations.description, /drstack:rpo\.region is 15m/);
+    });
+
+    it("thresholds move when the schedules move", async () => {
+        const run = await runProgram("primary", { "drstack:backups.verificationSchedule": "0 5 * * *" });
+        const stale = rules(run).find((r: any) => r.alert === "DrRestoreVerificationStale");
+        assert.match(stale.expr, /> 108000$/, "daily verification: 1d + 6h grace");
+    });
+
+    it("a standby that streams also alerts when streaming is down", async () => {
+        const run = await runProgram("dr", { "drstack:streaming": { host: "pg-use1.internal", tlsSecretName: "repl-tls" } }, { peers: {} });
+        const streaming = rules(run).find((r: any) => r.alert === "DrStandbyNotStreaming");
+        assert.match(streaming.expr, /cnpg_pg_replication_is_wal_receiver_up\{[^}]*\} == 0/);
+    });
+
+    it("an alias endpoint makes an A alias record with target health", async () => {
+        const run = await runProgram("primary", {
+            "drstack:dns.endpointType": "alias",
+            "drstack:dns.endpoint": "internal-pg-gw-123.us-east-1.elb.amazonaws.com",
+            "drstack:dns.aliasZoneId": "Z35SXDOTRQ7X7K",
+        });
+        const record = run.one(T.record).inputs;
+        assert.equal(record.type, "A");
+        assert.deepEqual(record.aliases, [{ name: "internal-pg-gw-123.us-east-1.elb.amazonaws.com", zoneId: "Z35SXDOTRQ7X7K", evaluateTargetHealth: true }]);
+        assert.equal(record.ttl, undefined);
+    });
+
+    it("every alert's runbook section exists in the README", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "../../README.md"), "utf8");
+        const anchors = new Set(
+            [...readme.matchAll(/^#+ (.+)$/gm)].map((m) =>
+                m[1]
+                    .trim()
+                    .toLowerCase()
+                    .replace(/[^a-z0-9 -]/g, "")
+                    .replace(/ /g, "-"),
+            ),
+        );
+        const names = new Set<string>();
+        for (const stack of ["primary", "dr"]) {
+            const withStreaming = { ...readStackConfig(stack), "drstack:streaming": JSON.stringify({ host: "h", tlsSecretName: "s" }) };
+            for (const r of alertRuleGroups(parseConfig(withStreaming, stack)).groups.flatMap((g) => g.rules)) names.add(r.alert);
+            for (const r of alertRuleGroups(parseConfig({ ...withStreaming, "drstack:role": stack === "primary" ? "standby" : "primary" }, stack)).groups.flatMap((g) => g.rules)) names.add(r.alert);
+        }
+        for (const name of names) {
+            assert.ok(anchors.has(runbookAnchor(name)), `README has no section "Alert: ${name}" (#${runbookAnchor(name)})`);
+        }
+    });
+});
