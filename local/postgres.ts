@@ -1,0 +1,231 @@
+// A throwaway PostgreSQL server for tests and the DR drill: initdb in a temp dir, listening on
+// a free loopback port (password auth) and a unix socket in the same dir, run as an
+// unprivileged user, stopped fast / immediate / by SIGKILL, and always cleaned up.
+
+import * as fs from "fs";
+import * as path from "path";
+import { Client } from "pg";
+import { freePort, LOOPBACK } from "./ports";
+import { ManagedProcess, runChecked, startProcess, waitFor } from "./processes";
+import { postgresBinDir, requireTools, systemPath, TOOLS } from "./tools";
+import { makeTempDir, removeDir, ServiceUser, serviceUser, writeOwnedFile } from "./user";
+
+export type SettingValue = string | number | boolean;
+
+export interface PostgresOptions {
+    /** Names the temp dir, for humans reading `ps` or /tmp. */
+    name?: string;
+    /** Extra postgresql.conf settings (archive_mode, archive_command, archive_timeout, ...). */
+    settings?: Record<string, SettingValue>;
+    /** Extra environment of the server process; archive_command and restore_command see it. */
+    env?: Record<string, string>;
+    /** Extra initdb arguments (e.g. ["--wal-segsize=1"]). */
+    initdbArgs?: string[];
+    /** How long to wait for the server to accept connections. */
+    startTimeoutMs?: number;
+}
+
+/** How to stop: SIGINT (fast shutdown), SIGQUIT (immediate, crash-like), SIGKILL (the whole group). */
+export type StopMode = "fast" | "immediate" | "kill";
+
+const STOP_SIGNALS: Record<StopMode, NodeJS.Signals> = { fast: "SIGINT", immediate: "SIGQUIT", kill: "SIGKILL" };
+
+/** A postgresql.conf value: strings single-quoted with quotes doubled. */
+export function confValue(value: SettingValue): string {
+    if (typeof value === "number") {
+        return String(value);
+    }
+    if (typeof value === "boolean") {
+        return value ? "on" : "off";
+    }
+    return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+export class LocalPostgres {
+    readonly host = LOOPBACK;
+    readonly superuser = "postgres";
+    readonly password = "drstack-local";
+    private process: ManagedProcess | undefined;
+
+    private constructor(
+        readonly baseDir: string,
+        readonly port: number,
+        readonly user: ServiceUser,
+        readonly env: NodeJS.ProcessEnv,
+    ) {}
+
+    get dataDir(): string {
+        return path.join(this.baseDir, "data");
+    }
+
+    get socketDir(): string {
+        return this.baseDir;
+    }
+
+    get logFile(): string {
+        return path.join(this.baseDir, "postgres.log");
+    }
+
+    get running(): boolean {
+        return this.process?.running ?? false;
+    }
+
+    /** Initialises and starts a server; on any failure nothing is left behind. */
+    static async start(options: PostgresOptions = {}): Promise<LocalPostgres> {
+        const user = serviceUser();
+        const pathEnv = systemPath();
+        requireTools([TOOLS.initdb, TOOLS.postgres], postgresBinDir());
+        const baseDir = makeTempDir(`pg-${options.name ?? "server"}`, user);
+        const env: NodeJS.ProcessEnv = { PATH: pathEnv, HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...options.env };
+        let server: LocalPostgres | undefined;
+        try {
+            const port = await freePort();
+            server = new LocalPostgres(baseDir, port, user, env);
+            await server.init(options);
+            await server.launch(options.startTimeoutMs ?? 60000);
+            return server;
+        } catch (err) {
+            if (server) {
+                await server.cleanup();
+            } else {
+                removeDir(baseDir);
+            }
+            throw err;
+        }
+    }
+
+    private async init(options: PostgresOptions): Promise<void> {
+        const pwfile = path.join(this.baseDir, "pwfile");
+        writeOwnedFile(pwfile, `${this.password}\n`, this.user, 0o600);
+        await runChecked(
+            path.join(postgresBinDir(), "initdb"),
+            [
+                "-D", this.dataDir,
+                "-U", this.superuser,
+                `--pwfile=${pwfile}`,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E", "UTF8",
+                "--no-locale",
+                "--no-sync",
+                ...(options.initdbArgs ?? []),
+            ],
+            { env: this.env, runAs: this.user.runAs, timeoutMs: 120000 },
+        );
+        fs.rmSync(pwfile);
+        const settings: Record<string, SettingValue> = {
+            port: this.port,
+            listen_addresses: LOOPBACK,
+            unix_socket_directories: this.socketDir,
+            log_timezone: "UTC",
+            timezone: "UTC",
+            fsync: false,
+            max_connections: 40,
+            shared_buffers: "32MB",
+            ...options.settings,
+        };
+        const lines = Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`);
+        fs.appendFileSync(path.join(this.dataDir, "postgresql.conf"), `\n# drstack local server\n${lines.join("\n")}\n`);
+    }
+
+    private async launch(timeoutMs: number): Promise<void> {
+        this.process = startProcess("postgres", path.join(postgresBinDir(), "postgres"), ["-D", this.dataDir], {
+            env: this.env,
+            runAs: this.user.runAs,
+            logFile: this.logFile,
+        });
+        if (this.user.runAs) {
+            fs.chownSync(this.logFile, this.user.uid, this.user.gid);
+        }
+        const proc = this.process;
+        await waitFor(
+            `PostgreSQL on port ${this.port} to accept connections`,
+            async () => {
+                if (!proc.running) {
+                    throw new Error(`PostgreSQL exited during startup:\n${this.logTail()}`);
+                }
+                const client = this.newClient();
+                try {
+                    await client.connect();
+                    await client.query("SELECT 1");
+                    return true;
+                } finally {
+                    await client.end().catch(() => undefined);
+                }
+            },
+            timeoutMs,
+        ).catch((err: Error) => {
+            throw new Error(`${err.message}\n${this.logTail()}`);
+        });
+    }
+
+    /** Starts the server again after stop() (same data dir, port and settings). */
+    async restart(timeoutMs = 60000): Promise<void> {
+        if (this.running) {
+            throw new Error("PostgreSQL is still running");
+        }
+        await this.launch(timeoutMs);
+    }
+
+    /** libpq variables for a client (a job script) connecting over TCP with the password. */
+    connectionEnv(database = "postgres"): Record<string, string> {
+        return {
+            PGHOST: this.host,
+            PGPORT: String(this.port),
+            PGUSER: this.superuser,
+            PGPASSWORD: this.password,
+            PGDATABASE: database,
+        };
+    }
+
+    private newClient(database = "postgres"): Client {
+        return new Client({
+            host: this.host,
+            port: this.port,
+            user: this.superuser,
+            password: this.password,
+            database,
+        });
+    }
+
+    /** A connected client; the caller ends it. */
+    async connect(database = "postgres"): Promise<Client> {
+        const client = this.newClient(database);
+        await client.connect();
+        return client;
+    }
+
+    /** Runs one statement on a short-lived connection. */
+    async query<T extends Record<string, any> = Record<string, any>>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
+        const client = await this.connect(database);
+        try {
+            return (await client.query(sql, params)).rows as T[];
+        } finally {
+            await client.end();
+        }
+    }
+
+    logTail(lines = 30): string {
+        try {
+            return fs.readFileSync(this.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+        } catch {
+            return "(no server log)";
+        }
+    }
+
+    /** Stops the server; resolves once the postmaster and every backend are gone. */
+    async stop(mode: StopMode = "fast", timeoutMs = 60000): Promise<void> {
+        const proc = this.process;
+        if (!proc || !proc.running) {
+            return;
+        }
+        // fast/immediate are requests to the postmaster; it stops its children itself.
+        await proc.stop(STOP_SIGNALS[mode], timeoutMs, mode === "kill");
+    }
+
+    /** Stops the server if needed (immediate: the data is thrown away) and deletes everything. */
+    async cleanup(): Promise<void> {
+        await this.stop("immediate", 20000).catch(() => undefined);
+        removeDir(this.baseDir);
+    }
+}

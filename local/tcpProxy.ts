@@ -1,0 +1,80 @@
+// A TCP proxy in front of a local server (moto) that a test can cut and restore, to simulate
+// an outage of the S3 endpoint without losing the emulator's in-memory state. While cut, open
+// connections are reset and new ones are accepted and reset at once (what a client sees when
+// an endpoint drops it), so clients fail fast and retry.
+
+import * as net from "net";
+import { freePort, LOOPBACK } from "./ports";
+
+export class TcpProxy {
+    private readonly sockets = new Set<net.Socket>();
+    private cutOff = false;
+    /** Connections accepted (and reset) while cut: evidence clients kept trying. */
+    refusedWhileCut = 0;
+
+    private constructor(
+        private readonly server: net.Server,
+        readonly port: number,
+        readonly targetPort: number,
+        readonly targetHost: string,
+    ) {}
+
+    get endpoint(): string {
+        return `http://${LOOPBACK}:${this.port}`;
+    }
+
+    get isCut(): boolean {
+        return this.cutOff;
+    }
+
+    static async start(targetPort: number, targetHost = LOOPBACK): Promise<TcpProxy> {
+        const port = await freePort();
+        const server = net.createServer();
+        const proxy = new TcpProxy(server, port, targetPort, targetHost);
+        server.on("connection", (client) => proxy.accept(client));
+        await new Promise<void>((resolve, reject) => {
+            server.once("error", reject);
+            server.listen(port, LOOPBACK, () => resolve());
+        });
+        return proxy;
+    }
+
+    private track(socket: net.Socket): void {
+        this.sockets.add(socket);
+        socket.once("close", () => this.sockets.delete(socket));
+    }
+
+    private accept(client: net.Socket): void {
+        if (this.cutOff) {
+            this.refusedWhileCut++;
+            client.resetAndDestroy();
+            return;
+        }
+        const upstream = net.connect({ port: this.targetPort, host: this.targetHost });
+        this.track(client);
+        this.track(upstream);
+        client.on("error", () => upstream.destroy());
+        upstream.on("error", () => client.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+    }
+
+    /** Starts the outage: resets every open connection and every new one. */
+    cut(): void {
+        this.cutOff = true;
+        for (const socket of this.sockets) {
+            socket.resetAndDestroy();
+        }
+        this.sockets.clear();
+    }
+
+    /** Ends the outage. */
+    restore(): void {
+        this.cutOff = false;
+    }
+
+    async stop(): Promise<void> {
+        this.cut();
+        await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    }
+}

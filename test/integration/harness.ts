@@ -1,0 +1,210 @@
+// Shared by the integration tests: run a job script the way its CronJob does, and read what it
+// published. A job gets the scripts as a mounted copy (readable by the job's unprivileged user),
+// its own HOME, the system PATH and ONLY the variables documented in scripts/README.md.
+
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { runProcess, RunResult } from "../../local/processes";
+import { JOB_TOOLS, requireTools, systemPath } from "../../local/tools";
+import { makeTempDir, removeDir, serviceUser, writeOwnedFile } from "../../local/user";
+
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+export const SCRIPTS_DIR = path.join(REPO_ROOT, "scripts");
+
+/** Fails (does not skip) when a tool the jobs need is missing for the job user. */
+export function requireJobTools(): void {
+    requireTools(JOB_TOOLS, systemPath(), serviceUser().runAs);
+}
+
+export interface JobResult extends RunResult {
+    script: string;
+    /** The non-empty lines the job wrote to stderr (the scripts promise at most one). */
+    stderrLines: string[];
+}
+
+/** Command lines of running processes that mention `text` (from /proc). */
+export function processesMentioning(text: string): string[] {
+    const found: string[] = [];
+    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+        try {
+            const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+            if (cmdline.includes(text)) {
+                found.push(`${pid}: ${cmdline}`);
+            }
+        } catch {
+            // exited meanwhile
+        }
+    }
+    return found;
+}
+
+export class JobSandbox {
+    readonly scriptsDir: string;
+    readonly home: string;
+    /** The job's TMPDIR (an emptyDir in the cluster): must be empty again after every run. */
+    readonly tmp: string;
+
+    private constructor(readonly dir: string) {
+        this.scriptsDir = path.join(dir, "scripts");
+        this.home = path.join(dir, "home");
+        this.tmp = path.join(dir, "tmp");
+    }
+
+    /** A directory owned by the job user holding a copy of scripts/ (as a ConfigMap mount would). */
+    static create(name: string): JobSandbox {
+        const user = serviceUser();
+        const dir = makeTempDir(`job-${name}`, user);
+        const sandbox = new JobSandbox(dir);
+        for (const sub of [sandbox.scriptsDir, sandbox.home, sandbox.tmp]) {
+            fs.mkdirSync(sub, { mode: 0o755 });
+            if (user.runAs) fs.chownSync(sub, user.uid, user.gid);
+        }
+        for (const file of fs.readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith(".sh"))) {
+            fs.copyFileSync(path.join(SCRIPTS_DIR, file), path.join(sandbox.scriptsDir, file));
+            fs.chmodSync(path.join(sandbox.scriptsDir, file), 0o755);
+        }
+        return sandbox;
+    }
+
+    path(name: string): string {
+        return path.join(this.dir, name);
+    }
+
+    /** Writes a file the job user can read (and owns). */
+    writeFile(name: string, content: string): string {
+        const file = this.path(name);
+        writeOwnedFile(file, content);
+        return file;
+    }
+
+    readFile(name: string): string {
+        return fs.readFileSync(this.path(name), "utf8");
+    }
+
+    /**
+     * Runs scripts/<script> as its CronJob would: the job user, PATH, HOME, TMPDIR and `env`,
+     * nothing else. Afterwards, whatever the outcome, nothing it started may still run and its
+     * temporary files must be gone.
+     */
+    async run(script: string, env: Record<string, string>, options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<JobResult> {
+        const result = await runProcess(path.join(this.scriptsDir, script), [], {
+            env: { PATH: systemPath(), HOME: this.home, TMPDIR: this.tmp, ...env },
+            cwd: this.home,
+            runAs: serviceUser().runAs,
+            timeoutMs: options.timeoutMs ?? 300000,
+            onSpawn: options.onSpawn,
+        });
+        if (process.env.DRSTACK_TEST_VERBOSE) {
+            process.stdout.write(`---- ${script} stdout ----\n${result.stdout}---- stderr ----\n${result.stderr}\n`);
+        }
+        const stderrLines = result.stderr.split("\n").filter((l) => l.trim() !== "");
+        const job: JobResult = { ...result, script, stderrLines };
+        assert.deepEqual(processesMentioning(this.tmp), [], `processes left running by ${describeRun(job)}`);
+        assert.deepEqual(fs.readdirSync(this.tmp), [], `temporary files left behind by ${describeRun(job)}`);
+        return job;
+    }
+
+    cleanup(): void {
+        removeDir(this.dir);
+    }
+}
+
+function tail(text: string, lines = 40): string {
+    return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+function describeRun(r: JobResult): string {
+    return `${r.script} exited ${r.timedOut ? "(timed out)" : r.code ?? r.signal} after ${r.durationMs} ms\n` +
+        `stderr:\n${r.stderr}\nstdout (tail):\n${tail(r.stdout)}`;
+}
+
+export function assertSucceeded(r: JobResult): void {
+    assert.equal(r.code, 0, `expected success: ${describeRun(r)}`);
+    assert.deepEqual(r.stderrLines, [], `a successful run writes nothing to stderr: ${describeRun(r)}`);
+}
+
+/** Asserts a failure with exactly one stderr line "<script>: <reason>" and returns the reason. */
+export function assertFailedWith(r: JobResult, reason: RegExp): string {
+    assert.notEqual(r.code, 0, `expected failure: ${describeRun(r)}`);
+    assert.equal(r.timedOut, false, `the job timed out: ${describeRun(r)}`);
+    assert.equal(r.stderrLines.length, 1, `a failure is ONE line on stderr: ${describeRun(r)}`);
+    const prefix = `${r.script.replace(/\.sh$/, "")}: `;
+    const line = r.stderrLines[0];
+    assert.ok(line.startsWith(prefix), `stderr line should start with "${prefix}": ${line}`);
+    const text = line.slice(prefix.length);
+    assert.match(text, reason, `unexpected reason: ${describeRun(r)}`);
+    return text;
+}
+
+// ---- Prometheus text format ----
+
+export interface Sample {
+    name: string;
+    labels: Record<string, string>;
+    value: number;
+}
+
+export function parseMetrics(text: string): Sample[] {
+    const samples: Sample[] = [];
+    for (const line of text.split("\n")) {
+        if (line.startsWith("#") || line.trim() === "") continue;
+        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+        assert.ok(m, `not a Prometheus sample line: ${line}`);
+        const labels: Record<string, string> = {};
+        for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+            labels[l[1]] = l[2];
+        }
+        samples.push({ name: m[1], labels, value: Number(m[3]) });
+    }
+    return samples;
+}
+
+/** The value of the one sample called `name` (asserting there is exactly one), or undefined. */
+export function metricValue(samples: Sample[], name: string): number | undefined {
+    const found = samples.filter((s) => s.name === name);
+    assert.ok(found.length <= 1, `${name} appears ${found.length} times`);
+    return found[0]?.value;
+}
+
+// ---- S3 ----
+
+export async function getObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+export async function putObject(s3: S3Client, bucket: string, key: string, body: Buffer | string): Promise<void> {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        keys.push(...(page.Contents ?? []).map((c) => c.Key!));
+        token = page.NextContinuationToken;
+    } while (token);
+    return keys.sort();
+}
+
+export function nowSeconds(): number {
+    return Math.floor(Date.now() / 1000);
+}
+
+/** Runs the `after` cleanups one by one; one failing does not stop the others. */
+export async function cleanupAll(...steps: (() => unknown)[]): Promise<void> {
+    const errors: unknown[] = [];
+    for (const step of steps) {
+        try {
+            await step();
+        } catch (err) {
+            errors.push(err);
+        }
+    }
+    if (errors.length > 0) {
+        throw errors[0];
+    }
+}
