@@ -27,8 +27,8 @@ async function main() {
         primaryCluster: config.isPrimary ? config.names.cluster : config.names.peerCluster,
         promotedWith: config.isPrimary ? (promotionToken ? "promotion token (planned switchover)" : config.emergencyFailover ? "emergency failover" : "none") : "n/a",
         // The peer stack passes this on as its promotion token in a planned switchover.
-        demotionToken: region.postgres.demotionToken,
-        databaseRoleSecrets: region.databaseRoles?.secretNames,
+        demotionToken: region.postgres.demotionToken.apply((token) => token ?? ""),
+        databaseRoleSecrets: region.databaseRoles?.secretNames ?? "not managed here (drstack:database.manageRoles is off, or this stack is standby)",
         walArchiveTimeout: config.wal.archiveTimeout,
         rpoBounds: {
             pointInTimeRestore: formatDuration(config.wal.pointInTimeRestoreBoundSeconds),

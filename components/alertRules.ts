@@ -12,6 +12,11 @@ import { DrConfig } from "./config";
 import { formatDuration } from "./duration";
 import { jobNames } from "./naming";
 
+/** The cluster whose backups a region verifies: its own while primary, the peer's replicated copy while standby. */
+function verifiedClusterOf(c: DrConfig): string {
+    return c.isPrimary ? c.names.cluster : c.names.peerCluster;
+}
+
 export interface AlertRule {
     alert: string;
     expr: string;
@@ -83,6 +88,7 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
         ),
     ];
 
+    const verified = verifiedClusterOf(c);
     const backups: AlertRule[] = [
         rule(
             "DrBaseBackupTooOld",
@@ -101,6 +107,9 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
             `No base backup metrics from ${cluster}`,
             "The Barman Cloud plugin reports no last available backup: no base backup exists yet, or the plugin is not scraped.",
         ),
+    ];
+    // The logical backup runs only where the database is writable: the primary.
+    const logical: AlertRule[] = !c.isPrimary ? [] : [
         rule(
             "DrLogicalBackupNotSucceeding",
             `time() - kube_cronjob_status_last_successful_time{namespace="${ns}", cronjob="${jobs.logicalBackup}"} > ${a.logicalBackupMaxAgeSeconds}`,
@@ -123,35 +132,35 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
     const verification: AlertRule[] = [
         rule(
             "DrRestoreVerificationFailed",
-            `drstack_restore_verification_success{cluster="${cluster}"} == 0`,
+            `drstack_restore_verification_success{cluster="${verified}"} == 0`,
             "0m",
             "critical",
-            `Restore verification of ${cluster} failed`,
+            `Restore verification of the backups of ${verified} failed`,
             "The last restore verification (label kind: logical or physical) failed: the newest backup may not be restorable. " +
                 "The job's log line and the result object in the bucket name the cause.",
         ),
         rule(
             "DrRestoreVerificationStale",
-            `time() - drstack_restore_verification_last_success_timestamp_seconds{cluster="${cluster}"} > ${a.verificationMaxAgeSeconds}`,
+            `time() - drstack_restore_verification_last_success_timestamp_seconds{cluster="${verified}"} > ${a.verificationMaxAgeSeconds}`,
             "30m",
             "warning",
-            `Restore verification of ${cluster} has not succeeded recently`,
+            `Restore verification of the backups of ${verified} has not succeeded recently`,
             `No restore verification (label kind) has succeeded for longer than the schedule ` +
                 `"${c.backups.verificationSchedule}" allows: ${d(a.verificationMaxAgeSeconds)} including grace.`,
         ),
         rule(
             "DrRestoreVerificationAbsent",
-            `absent(drstack_restore_verification_last_run_timestamp_seconds{cluster="${cluster}"})`,
+            `absent(drstack_restore_verification_last_run_timestamp_seconds{cluster="${verified}"})`,
             d(a.verificationMaxAgeSeconds),
             "warning",
-            `No restore verification results for ${cluster}`,
-            `No restore verification of ${cluster} has reported for ${d(a.verificationMaxAgeSeconds)}: backups are unverified.`,
+            `No restore verification results for the backups of ${verified}`,
+            `No restore verification of the backups of ${verified} has reported for ${d(a.verificationMaxAgeSeconds)}: backups are unverified.`,
         ),
     ];
 
     const groups: RuleGroup[] = [
         { name: `drstack-${cluster}-wal-archiving`, rules: archiving },
-        { name: `drstack-${cluster}-backups`, rules: [...backups, ...verification] },
+        { name: `drstack-${cluster}-backups`, rules: [...backups, ...logical, ...verification] },
     ];
 
     if (!c.isPrimary) {

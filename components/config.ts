@@ -241,6 +241,23 @@ const schema = z.strictObject({
             logicalBackupSchedule: cron("kubernetes").default("15 3 * * *"),
             /** Restore verification CronJob (5 fields, UTC). */
             verificationSchedule: cron("kubernetes").default("0 5 * * 0"),
+            /** Image the backup CronJobs run (images/backup-jobs): pinned by tag or digest, never latest. */
+            jobImage: z
+                .string()
+                .regex(/^[^\s:@]+(:(?!latest$)[\w.-]+)?(@sha256:[a-f0-9]{64})?$/, { message: "must be pinned: a tag other than latest, or a digest" })
+                .refine((image) => /:[\w.-]+$|@sha256:/.test(image), { message: "must be pinned: a tag other than latest, or a digest" })
+                .default("ghcr.io/acme/drstack-backup-jobs:1.0.0"),
+            /** Databases the logical backup dumps; the cluster's application database by default. */
+            databases: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: "is not a database name" })).optional(),
+            /** Scratch space (emptyDir) of each job: the largest dump, or the restored database. */
+            scratchSize: quantity.default("20Gi"),
+            resources: resources.default({ requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } }),
+            /** Application checks run on every restored copy (VERIFY_SQL_FILE contract, scripts/README.md). */
+            verifySql: z.string().optional(),
+            /** Prometheus Pushgateway the jobs publish their results to. */
+            pushgatewayUrl: z.string().regex(/^https?:\/\//, { message: "must be an http(s) URL" }).optional(),
+            /** Kubernetes Secret (basic-auth) the logical backup connects with; the verification role's by default. */
+            credentialsSecret: z.string().optional(),
         })
         .prefault({}),
     /** Stream WAL from the peer's primary too (lower lag than the archive alone). */
@@ -397,6 +414,13 @@ export interface DrConfig {
     /** Streaming from the peer's primary, when configured (otherwise WAL comes from the archive only). */
     streaming?: { host: string; port: number; tlsSecretName: string; sslmode: string };
     backups: {
+        jobImage: string;
+        databases: string[];
+        scratchSize: string;
+        resources: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
+        verifySql?: string;
+        pushgatewayUrl?: string;
+        credentialsSecret: string;
         baseBackupSchedule: string;
         baseBackupMaxIntervalSeconds: number;
         logicalBackupSchedule: string;
@@ -683,6 +707,8 @@ function derive(c: Parsed, region: string, stack: string): DrConfig {
         postgres: c.postgres,
         backups: {
             ...c.backups,
+            databases: c.backups.databases ?? [c.postgres.database],
+            credentialsSecret: c.backups.credentialsSecret ?? `${clusterName(c.prefix, region)}-verification-credentials`,
             baseBackupMaxIntervalSeconds: maxIntervalSeconds(c.backups.baseBackupSchedule),
             logicalBackupMaxIntervalSeconds: maxIntervalSeconds(c.backups.logicalBackupSchedule),
             verificationMaxIntervalSeconds: maxIntervalSeconds(c.backups.verificationSchedule),

@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { alertRuleGroups } from "./alertRules";
 import { BackupBucket } from "./backupBucket";
+import { BackupJobs } from "./backupJobs";
 import { DrConfig, NAMESPACE } from "./config";
 import { dashboardFor } from "./dashboard";
 import { DatabaseRoles } from "./databaseRoles";
@@ -32,6 +33,7 @@ export class DrRegion extends pulumi.ComponentResource {
     public readonly postgres: PostgresCluster;
     /** Present when drstack:database.manageRoles is on and this stack is primary. */
     public readonly databaseRoles?: DatabaseRoles;
+    public readonly backupJobs: BackupJobs;
     public readonly alerts: DrAlerts;
     /** Present when drstack:dns is configured. */
     public readonly failover?: FailoverRecord;
@@ -137,6 +139,38 @@ export class DrRegion extends pulumi.ComponentResource {
             );
         }
 
+        this.backupJobs = new BackupJobs(
+            `${name}-backup-jobs`,
+            {
+                clusterName: c.names.cluster,
+                sourceClusterName: verifiedCluster(c),
+                logicalBackup: c.isPrimary,
+                namespace,
+                bucketName: this.backupBucket.bucketName,
+                bucketArn: this.backupBucket.bucketArn,
+                keyArn: this.backupBucket.keyArn,
+                region: c.region,
+                // Dump from a replica when there is one, to keep the load off the primary.
+                databaseHost: `${c.names.cluster}-${c.postgres.instances > 1 ? "ro" : "rw"}.${kube.namespace}.svc`,
+                databases: c.backups.databases,
+                credentialsSecret: c.backups.credentialsSecret,
+                // The primary's own archive answers to the data-corruption RPO; the replicated copy a
+                // standby verifies is the log-shipping path, bounded by archive_timeout + upload + RTC.
+                rpoSeconds: c.isPrimary ? c.rpo.dataCorruptionSeconds : c.wal.logShippingRegionLossBoundSeconds,
+                logicalBackupSchedule: c.backups.logicalBackupSchedule,
+                verificationSchedule: c.backups.verificationSchedule,
+                image: c.backups.jobImage,
+                scratchSize: c.backups.scratchSize,
+                resources: c.backups.resources,
+                verifySql: c.backups.verifySql,
+                pushgatewayUrl: c.backups.pushgatewayUrl,
+                oidcProviderArn: kube.oidcProviderArn,
+                oidcIssuer: kube.oidcIssuer,
+                tags,
+            },
+            { ...inCluster, dependsOn: [this.postgres] },
+        );
+
         this.alerts = new DrAlerts(
             `${name}-alerts`,
             {
@@ -184,4 +218,9 @@ export class DrRegion extends pulumi.ComponentResource {
             clusterName: c.names.cluster,
         });
     }
+}
+
+/** The cluster whose backups this region verifies: its own while primary, the peer's replicated copy while standby. */
+export function verifiedCluster(c: DrConfig): string {
+    return c.isPrimary ? c.names.cluster : c.names.peerCluster;
 }

@@ -11,6 +11,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DrConfig } from "./config";
+import { bucketKeyStatement, irsaTrustPolicy } from "./irsa";
 
 export const BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io";
 
@@ -70,7 +71,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
             `${name}-irsa`,
             {
                 description: `CloudNativePG cluster ${self}: WAL archive and base backups in S3`,
-                assumeRolePolicy: pulumi.jsonStringify(irsaTrustPolicy(args)),
+                // CloudNativePG names the pods' service account after the cluster.
+                assumeRolePolicy: pulumi.jsonStringify(irsaTrustPolicy(args.oidcProviderArn, args.oidcIssuer, args.namespace, args.clusterName)),
                 tags: args.tags,
             },
             { parent: this },
@@ -222,25 +224,6 @@ function peerExternalCluster(peer: string, streaming: DrConfig["streaming"]): Re
     return external;
 }
 
-function irsaTrustPolicy(args: PostgresClusterArgs): aws.iam.PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Effect: "Allow",
-                Principal: { Federated: args.oidcProviderArn },
-                Action: "sts:AssumeRoleWithWebIdentity",
-                Condition: {
-                    StringEquals: {
-                        [`${args.oidcIssuer}:sub`]: pulumi.interpolate`system:serviceaccount:${args.namespace}:${args.clusterName}`,
-                        [`${args.oidcIssuer}:aud`]: "sts.amazonaws.com",
-                    },
-                },
-            },
-        ],
-    };
-}
-
 /** Write its own prefix, read the peer's replicated prefix, use the bucket's key via S3 only. */
 export function archivePermissions(args: PostgresClusterArgs): aws.iam.PolicyDocument {
     const own = args.clusterName;
@@ -271,13 +254,7 @@ export function archivePermissions(args: PostgresClusterArgs): aws.iam.PolicyDoc
                 Action: "s3:GetObject",
                 Resource: pulumi.interpolate`${args.bucketArn}/${peer}/*`,
             },
-            {
-                Sid: "UseBucketKeyViaS3",
-                Effect: "Allow",
-                Action: ["kms:Decrypt", "kms:GenerateDataKey"],
-                Resource: args.keyArn,
-                Condition: { StringEquals: { "kms:ViaService": `s3.${args.region}.amazonaws.com` } },
-            },
+            bucketKeyStatement(args.keyArn, args.region),
         ],
     };
 }

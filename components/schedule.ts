@@ -29,18 +29,29 @@ export function cronProblem(expression: string, flavour: CronFlavour): string | 
  * see monthly and day-of-week patterns; capped so a per-second schedule stays cheap).
  */
 export function maxIntervalSeconds(expression: string): number {
+    return intervalsSeconds(expression).longest;
+}
+
+/** The shortest gap between two consecutive runs, in seconds (a job must finish within it). */
+export function minIntervalSeconds(expression: string): number {
+    return intervalsSeconds(expression).shortest;
+}
+
+function intervalsSeconds(expression: string): { longest: number; shortest: number } {
     const start = new Date(Date.UTC(2026, 0, 1));
     const end = start.getTime() + 366 * 86400_000;
     const cron = CronExpressionParser.parse(expression, { tz: "UTC", currentDate: start });
     let previous = cron.next().getTime();
     let longest = 0;
+    let shortest = Infinity;
     for (let i = 0; i < 20_000; i++) {
         const next = cron.next().getTime();
         longest = Math.max(longest, next - previous);
+        shortest = Math.min(shortest, next - previous);
         previous = next;
         if (next > end) {
             break;
         }
     }
-    return Math.round(longest / 1000);
+    return { longest: Math.round(longest / 1000), shortest: Math.round(shortest / 1000) };
 }

@@ -1,9 +1,10 @@
 // The drstack CrossGuard policy pack. This file alone constructs the PolicyPack (constructing
-// one starts the policy server), so tests import the policy modules, never this file.
-// The policy modules (one per concern) arrive with the policy-pack issue; until then the pack
-// is empty and enforces nothing.
+// one starts the policy server), so tests and the offline check import ./all, never this file.
 import { PolicyPack } from "@pulumi/policy";
+import { allPolicies } from "./all";
 
 new PolicyPack("drstack", {
-    policies: [],
+    description: "Every setting that bounds data loss stays within the declared RPO.",
+    enforcementLevel: "mandatory",
+    policies: allPolicies,
 });

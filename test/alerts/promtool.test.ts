@@ -39,7 +39,7 @@ const POD_USW2 = { namespace: "databases", pod: "pg-acme-orders-usw2-1" };
 const NS = { namespace: "databases" };
 
 /** Series of a healthy primary, so that "absent" alerts stay quiet in scenarios about something else. */
-function healthy(pod: string, cluster: string): Record<string, string> {
+function healthy(pod: string, cluster: string, verified = cluster): Record<string, string> {
     return {
         [`cnpg_pg_stat_archiver_seconds_since_last_archival{${pod}}`]: "0+30x8 0+30x8 0+30x8",
         [`cnpg_collector_pg_wal_archive_status{${pod}, value="ready"}`]: "0x26",
@@ -47,9 +47,9 @@ function healthy(pod: string, cluster: string): Record<string, string> {
         [`cnpg_pg_stat_archiver_last_failed_time{${pod}}`]: "50x26",
         [`barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${pod}}`]: "0x26",
         [`kube_cronjob_status_last_successful_time{namespace="databases", cronjob="${cluster}-logical-backup"}`]: "0x26",
-        [`drstack_restore_verification_success{cluster="${cluster}", kind="logical"}`]: "1x26",
-        [`drstack_restore_verification_last_run_timestamp_seconds{cluster="${cluster}", kind="logical"}`]: "0x26",
-        [`drstack_restore_verification_last_success_timestamp_seconds{cluster="${cluster}", kind="logical"}`]: "0x26",
+        [`drstack_restore_verification_success{cluster="${verified}", kind="logical"}`]: "1x26",
+        [`drstack_restore_verification_last_run_timestamp_seconds{cluster="${verified}", kind="logical"}`]: "0x26",
+        [`drstack_restore_verification_last_success_timestamp_seconds{cluster="${verified}", kind="logical"}`]: "0x26",
     };
 }
 
@@ -164,8 +164,9 @@ const primaryScenarios: Scenario[] = [
 const drScenarios: Scenario[] = [
     {
         name: "healthy standby: lag under the 5m region RPO",
-        series: { ...healthy(DR, "pg-acme-orders-usw2"), [`cnpg_pg_replication_lag{${DR}}`]: "0+10x5 0+10x5 0+10x5 0+10x5" },
-        expect: ["DrReplicaLagAboveRpo", "DrStandbyNotReporting", "DrWalArchiveStale"].map((alert) => ({ at: "20m", alert })),
+        // The standby verifies the primary's replicated backups, so its verification metrics name pg-acme-orders-use1.
+        series: { ...healthy(DR, "pg-acme-orders-usw2", "pg-acme-orders-use1"), [`cnpg_pg_replication_lag{${DR}}`]: "0+10x5 0+10x5 0+10x5 0+10x5" },
+        expect: ["DrReplicaLagAboveRpo", "DrStandbyNotReporting", "DrWalArchiveStale", "DrRestoreVerificationFailed"].map((alert) => ({ at: "20m", alert })),
     },
     {
         name: "standby falls behind: lag grows 30s per minute -> over 5m at 11m, fires 2m later (critical)",

@@ -96,7 +96,7 @@ for (const [stack, region, failover, peers] of [
         });
 
         it("ships a Grafana dashboard ConfigMap for the sidecar", () => {
-            const cm = run.one(T.configMap).inputs;
+            const cm = run.byName("acme-orders-alerts-dashboard").inputs;
             assert.equal(cm.metadata.labels.grafana_dashboard, "1");
             const dashboard = JSON.parse(Object.values(cm.data)[0] as string);
             const titles = dashboard.panels.map((p: any) => p.title).join(" | ");

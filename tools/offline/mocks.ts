@@ -1,4 +1,5 @@
-// The one Pulumi mocks setup, loaded by mocha (--require) before any test imports program code.
+// The one Pulumi mocks setup: loaded by mocha (--require) before any test imports program code,
+// and by the offline policy check (tools/policyCheck.ts) before it runs the program.
 // Mock state is global in the SDK, so every test shares this monitor; tests read what the
 // program declared from `declared` (the inputs exactly as the program sent them to the engine).
 

@@ -1,0 +1,271 @@
+// The backup CronJobs: a daily logical backup and weekly restore verifications (logical and
+// physical), running the very scripts in scripts/ (mounted from a ConfigMap built from those files),
+// which the integration tests and the drill run too.
+//
+// The primary backs up and verifies its own backups. The standby verifies the *replicated* copy
+// of the primary's backups in its own region's bucket: that is what a restore after a region loss
+// would use. A promotion flips this with the role.
+
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { bucketKeyStatement, irsaTrustPolicy } from "./irsa";
+import { jobNames } from "./naming";
+import { minIntervalSeconds } from "./schedule";
+
+export const SCRIPTS_DIR = path.resolve(__dirname, "..", "scripts");
+const MOUNT = "/opt/drstack/scripts";
+
+export interface BackupJobsArgs {
+    /** This region's cluster: names the jobs, their service account and ConfigMap. */
+    clusterName: string;
+    /** The cluster whose backups these jobs take and verify: this one (primary) or the peer (standby). */
+    sourceClusterName: string;
+    /** Run the logical backup here (only where the database is the primary). */
+    logicalBackup: boolean;
+    /** Namespace of the jobs. */
+    namespace: pulumi.Input<string>;
+    /** This region's backup bucket and its KMS key. */
+    bucketName: pulumi.Input<string>;
+    bucketArn: pulumi.Input<string>;
+    keyArn: pulumi.Input<string>;
+    region: string;
+    /** Host of the database the logical backup dumps (a CloudNativePG service). */
+    databaseHost: string;
+    /** Databases to dump. */
+    databases: string[];
+    /** Kubernetes Secret (basic-auth: username, password) the logical backup connects with. */
+    credentialsSecret: string;
+    /** The physical verification fails when the recovery point is older than this. */
+    rpoSeconds: number;
+    /** Kubernetes cron schedules (UTC). */
+    logicalBackupSchedule: string;
+    verificationSchedule: string;
+    /** Pinned job image with PostgreSQL, barman-cli-cloud, the aws CLI, jq and curl (images/backup-jobs). */
+    image: string;
+    scratchSize: string;
+    resources: Record<string, Record<string, string | undefined> | undefined>;
+    /** Application checks for every restored copy. */
+    verifySql?: string;
+    pushgatewayUrl?: string;
+    /** IRSA: the EKS cluster's OIDC provider. */
+    oidcProviderArn: string;
+    oidcIssuer: string;
+    tags?: Record<string, string>;
+}
+
+type JobKind = "logical-backup" | "verify-logical" | "verify-physical";
+
+export class BackupJobs extends pulumi.ComponentResource {
+    public readonly scripts: k8s.core.v1.ConfigMap;
+    public readonly role: aws.iam.Role;
+    public readonly cronJobs: k8s.batch.v1.CronJob[] = [];
+
+    constructor(name: string, args: BackupJobsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("drstack:backups:BackupJobs", name, args, opts);
+        const serviceAccountName = `${args.clusterName}-backup-jobs`;
+        const src = args.sourceClusterName;
+
+        const files: Record<string, string> = {};
+        for (const file of fs.readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith(".sh")).sort()) {
+            files[file] = fs.readFileSync(path.join(SCRIPTS_DIR, file), "utf8");
+        }
+        if (args.verifySql) {
+            files["verify.sql"] = args.verifySql;
+        }
+        this.scripts = new k8s.core.v1.ConfigMap(
+            `${name}-scripts`,
+            { metadata: { name: `${args.clusterName}-backup-scripts`, namespace: args.namespace, labels: labels("scripts") }, data: files },
+            { parent: this },
+        );
+
+        this.role = new aws.iam.Role(
+            `${name}-irsa`,
+            {
+                description: `Backup jobs of ${args.clusterName}: logical dumps and restore verification of ${src}`,
+                assumeRolePolicy: pulumi.jsonStringify(irsaTrustPolicy(args.oidcProviderArn, args.oidcIssuer, args.namespace, serviceAccountName)),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(`${name}-irsa-permissions`, { role: this.role.id, policy: pulumi.jsonStringify(jobPermissions(args)) }, { parent: this });
+
+        const serviceAccount = new k8s.core.v1.ServiceAccount(
+            `${name}-service-account`,
+            {
+                metadata: {
+                    name: serviceAccountName,
+                    namespace: args.namespace,
+                    labels: labels("service-account"),
+                    annotations: { "eks.amazonaws.com/role-arn": this.role.arn },
+                },
+            },
+            { parent: this },
+        );
+
+        // Each job gets exactly the variables scripts/README.md documents for its script.
+        const base = {
+            CLUSTER_NAME: src,
+            S3_BUCKET: args.bucketName,
+            AWS_DEFAULT_REGION: args.region,
+            TMPDIR: "/scratch",
+            ...(args.pushgatewayUrl ? { PUSHGATEWAY_URL: args.pushgatewayUrl } : {}),
+        };
+        const verification = {
+            ...base,
+            RESULTS_PREFIX: "verification/",
+            ...(args.verifySql ? { VERIFY_SQL_FILE: `${MOUNT}/verify.sql` } : {}),
+        };
+        const logicalPrefix = `logical/${src}/`;
+        const jobs = jobNames(args.clusterName);
+        if (args.logicalBackup) {
+            this.cronJobs.push(
+                this.cronJob(name, "logical-backup", jobs.logicalBackup, args.logicalBackupSchedule, args, serviceAccount, {
+                    ...base,
+                    S3_PREFIX: logicalPrefix,
+                    PGHOST: args.databaseHost,
+                    PGPORT: "5432",
+                    PGSSLMODE: "require",
+                    BACKUP_DATABASES: args.databases.join(" "),
+                }),
+            );
+        }
+        this.cronJobs.push(
+            this.cronJob(name, "verify-logical", jobs.verifyLogical, args.verificationSchedule, args, serviceAccount, { ...verification, S3_PREFIX: logicalPrefix }),
+        );
+        this.cronJobs.push(
+            this.cronJob(name, "verify-physical", jobs.verifyPhysical, args.verificationSchedule, args, serviceAccount, {
+                ...verification,
+                BARMAN_DESTINATION: pulumi.interpolate`s3://${args.bucketName}/`,
+                BARMAN_SERVER_NAME: src,
+                RPO_SECONDS: String(args.rpoSeconds),
+            }),
+        );
+
+        this.registerOutputs({ roleArn: this.role.arn, cronJobs: this.cronJobs.map((j) => j.metadata.name) });
+    }
+
+    private cronJob(
+        name: string,
+        kind: JobKind,
+        jobName: string,
+        schedule: string,
+        args: BackupJobsArgs,
+        serviceAccount: k8s.core.v1.ServiceAccount,
+        env: Record<string, pulumi.Input<string>>,
+    ): k8s.batch.v1.CronJob {
+        const interval = minIntervalSeconds(schedule);
+        // A missed start is skipped rather than run late into the next slot; a run is cut off well
+        // before the next one is due, so a hung job can never block the schedule.
+        const startingDeadlineSeconds = Math.min(3600, Math.floor(interval / 4));
+        const activeDeadlineSeconds = Math.min(6 * 3600, Math.floor(interval * 0.75) - startingDeadlineSeconds);
+        const credentials =
+            kind === "logical-backup"
+                ? [
+                      { name: "PGUSER", valueFrom: { secretKeyRef: { name: args.credentialsSecret, key: "username" } } },
+                      { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.credentialsSecret, key: "password" } } },
+                  ]
+                : [];
+        const jobLabels = labels(kind === "logical-backup" ? "logical-backup" : "restore-verification", kind);
+        return new k8s.batch.v1.CronJob(
+            `${name}-${kind}`,
+            {
+                metadata: { name: jobName, namespace: args.namespace, labels: jobLabels },
+                spec: {
+                    schedule,
+                    timeZone: "Etc/UTC",
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds,
+                    // Keep failed runs around long enough to read them.
+                    successfulJobsHistoryLimit: 3,
+                    failedJobsHistoryLimit: 5,
+                    jobTemplate: {
+                        metadata: { labels: jobLabels },
+                        spec: {
+                            backoffLimit: 2,
+                            activeDeadlineSeconds,
+                            template: {
+                                metadata: { labels: jobLabels },
+                                spec: {
+                                    serviceAccountName: serviceAccount.metadata.name,
+                                    restartPolicy: "Never",
+                                    securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
+                                    containers: [
+                                        {
+                                            name: kind,
+                                            image: args.image,
+                                            command: ["/bin/sh", `${MOUNT}/${kind}.sh`],
+                                            env: [...Object.entries(env).map(([k, value]) => ({ name: k, value })), ...credentials],
+                                            resources: args.resources,
+                                            securityContext: {
+                                                readOnlyRootFilesystem: true,
+                                                allowPrivilegeEscalation: false,
+                                                capabilities: { drop: ["ALL"] },
+                                            },
+                                            volumeMounts: [
+                                                { name: "scripts", mountPath: MOUNT, readOnly: true },
+                                                { name: "scratch", mountPath: "/scratch" },
+                                            ],
+                                        },
+                                    ],
+                                    volumes: [
+                                        { name: "scripts", configMap: { name: this.scripts.metadata.name, defaultMode: 0o555 } },
+                                        { name: "scratch", emptyDir: { sizeLimit: args.scratchSize } },
+                                    ],
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            { parent: this },
+        );
+    }
+}
+
+function labels(job: string, kind?: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/part-of": "drstack",
+        "app.kubernetes.io/component": "backups",
+        "drstack.io/job": job,
+        ...(kind ? { "drstack.io/kind": kind } : {}),
+    };
+}
+
+/** Read the source's backups, write logical dumps (primary only) and verification results. */
+export function jobPermissions(args: BackupJobsArgs): aws.iam.PolicyDocument {
+    const src = args.sourceClusterName;
+    const statements: aws.iam.PolicyStatement[] = [
+        {
+            Sid: "ListSourceBackups",
+            Effect: "Allow",
+            Action: "s3:ListBucket",
+            Resource: args.bucketArn,
+            Condition: { StringLikeIfExists: { "s3:prefix": [`logical/${src}/*`, `${src}/*`, `verification/${src}/*`] } },
+        },
+        {
+            Sid: "ReadSourceBackups",
+            Effect: "Allow",
+            Action: "s3:GetObject",
+            Resource: [pulumi.interpolate`${args.bucketArn}/logical/${src}/*`, pulumi.interpolate`${args.bucketArn}/${src}/*`],
+        },
+        {
+            Sid: "WriteVerificationResults",
+            Effect: "Allow",
+            Action: ["s3:PutObject", "s3:GetObject"],
+            Resource: pulumi.interpolate`${args.bucketArn}/verification/${src}/*`,
+        },
+        bucketKeyStatement(args.keyArn, args.region),
+    ];
+    if (args.logicalBackup) {
+        statements.push({
+            Sid: "WriteLogicalDumps",
+            Effect: "Allow",
+            Action: "s3:PutObject",
+            Resource: pulumi.interpolate`${args.bucketArn}/logical/${src}/*`,
+        });
+    }
+    return { Version: "2012-10-17", Statement: statements };
+}

@@ -1,0 +1,32 @@
+import { strict as assert } from "assert";
+import { failoverHealthCheck, singleRole } from "../failover";
+import { Fixture, violations, withProp } from "./helpers";
+
+const record = (type: string, healthCheckId?: string): Fixture => ({
+    type: "aws:route53/record:Record",
+    name: "record",
+    props: { name: "db.example.com", type: "CNAME", failoverRoutingPolicies: [{ type }], ...(healthCheckId ? { healthCheckId } : {}) },
+});
+const region = (role: string): Fixture => ({ type: "drstack:region:DrRegion", name: "region", props: { config: { role } } });
+const cluster = (self: string, primary: string): Fixture => ({ type: "kubernetes:postgresql.cnpg.io/v1:Cluster", name: "cluster", props: { spec: { replica: { self, primary, source: "b" } } } });
+const replication: Fixture = { type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig", name: "repl", props: { rules: [] } };
+
+describe("policies: failover and roles", () => {
+    it("failover-record-health-check: a failover record needs a health check", async () => {
+        assert.deepEqual(await violations(failoverHealthCheck, record("PRIMARY", "hc-1")), []);
+        assert.match((await violations(failoverHealthCheck, record("PRIMARY")))[0], /failover record db\.example\.com has no healthCheckId/);
+        assert.deepEqual(await violations(failoverHealthCheck, { ...record("PRIMARY"), props: withProp(record("PRIMARY").props, "failoverRoutingPolicies", []) }), [], "plain records are not failover records");
+    });
+    it("one-role-per-stack: record, cluster and replication agree with the one role", async () => {
+        assert.deepEqual(await violations(singleRole, [region("primary"), record("PRIMARY", "hc"), cluster("a", "a"), replication]), []);
+        assert.deepEqual(await violations(singleRole, [region("standby"), record("SECONDARY", "hc"), cluster("a", "b")]), []);
+    });
+    it("one-role-per-stack: each disagreement is named", async () => {
+        assert.match((await violations(singleRole, [region("primary"), record("SECONDARY", "hc")]))[0], /failover type is SECONDARY but the stack's role is primary \(expected PRIMARY\)/);
+        assert.match((await violations(singleRole, [region("standby"), cluster("a", "a")]))[0], /makes it primary, but the stack's role is standby/);
+        assert.match((await violations(singleRole, [region("standby"), replication]))[0], /a standby stack replicates its bucket/);
+        assert.match((await violations(singleRole, [region("primary"), { ...region("standby"), name: "second" }]))[0], /declares 2 DR regions/);
+        assert.match((await violations(singleRole, []))[0], /declares 0 DR regions/);
+        assert.match((await violations(singleRole, [region("leader")]))[0], /role is "leader"; it must be primary or standby/);
+    });
+});

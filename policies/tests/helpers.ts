@@ -1,0 +1,42 @@
+// Runs one policy against hand-built resources, through the same argument building as the
+// offline check (policies/evaluate.ts: stackTags, notApplicable, getConfig with schema defaults).
+import { Policy } from "@pulumi/policy";
+import { DeclaredResource, evaluate, PackConfig } from "../evaluate";
+
+export interface Fixture {
+    type: string;
+    props: Record<string, any>;
+    name?: string;
+    /** Name of the parent resource (for stack policies that group by component). */
+    parent?: string;
+}
+
+function declared(fixtures: Fixture[]): DeclaredResource[] {
+    return fixtures.map((f, i) => {
+        const name = f.name ?? `res${i}`;
+        return {
+            type: f.type,
+            name,
+            urn: `urn:pulumi:test::drstack::${f.type}::${name}`,
+            props: f.props,
+            parent: f.parent ? `urn:pulumi:test::drstack::${fixtures.find((p) => (p.name ?? "") === f.parent)?.type}::${f.parent}` : undefined,
+        };
+    });
+}
+
+/** Violation messages of `policy` for these resources, with optional policy config. */
+export async function violations(policy: Policy, fixtures: Fixture | Fixture[], config?: Record<string, unknown>): Promise<string[]> {
+    const pack: PackConfig = config ? { [policy.name]: config } : {};
+    return (await evaluate([policy], declared(([] as Fixture[]).concat(fixtures)), pack)).map((v) => v.message);
+}
+
+/** A deep copy of `props` with `path` (dot separated) set to `value` (undefined removes it). */
+export function withProp(props: Record<string, any>, path: string, value: unknown): Record<string, any> {
+    const copy = structuredClone(props);
+    const parts = path.split(".");
+    let node = copy;
+    for (const part of parts.slice(0, -1)) node = node[part] ??= {};
+    if (value === undefined) delete node[parts[parts.length - 1]];
+    else node[parts[parts.length - 1]] = value;
+    return copy;
+}

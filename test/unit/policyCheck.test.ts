@@ -1,0 +1,102 @@
+// The offline policy check of the real stacks: the shipped stacks pass, and loosening each
+// guarded setting in a copy of a stack's config fails the check with a message naming it.
+import { strict as assert } from "assert";
+import { checkStack, formatResults, readPackConfig, StackResult } from "../../tools/policyCheck";
+
+const pack = readPackConfig();
+
+function mandatory(result: StackResult): string[] {
+    return result.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => `${v.policy}: ${v.message}`);
+}
+
+describe("offline policy check of the shipped stacks", () => {
+    for (const stack of ["primary", "dr"]) {
+        it(`${stack} passes every mandatory policy`, async () => {
+            const result = await checkStack(stack, pack);
+            assert.deepEqual(mandatory(result), []);
+            assert.equal(result.failed, 0);
+        });
+    }
+
+    it("reports the advisory that a 5m region RPO cannot rest on S3 replication alone", async () => {
+        const result = await checkStack("dr", pack);
+        const advisory = result.violations.find((v) => v.policy === "region-rpo-needs-streaming");
+        assert.equal(advisory?.enforcementLevel, "advisory");
+        assert.match(formatResults([result]), /stack dr: PASS \(0 mandatory, 1 advisory\)/);
+    });
+
+    it("streaming configured: the advisory goes away", async () => {
+        const result = await checkStack("dr", pack, { "drstack:streaming": { host: "pg-use1.internal", tlsSecretName: "repl-tls" } });
+        assert.deepEqual(result.violations, []);
+    });
+});
+
+describe("loosening a guarded setting fails the check, naming the setting and the target", () => {
+    const cases: { setting: string; stack: string; overrides: Record<string, unknown>; expect: RegExp[] }[] = [
+        {
+            setting: "a looser data-corruption RPO (longer archive_timeout, later archive-age alert)",
+            stack: "primary",
+            overrides: { "drstack:rpo.data-corruption": "10m" },
+            expect: [
+                /wal-archiving-within-rpo: acme-orders-postgres-cluster \(Cluster\): postgresql\.parameters\.archive_timeout is "570s"; the limit is 4m30s \(target rpoDataCorruption 5m/,
+                /alert-thresholds-within-rpo: .*alert DrWalArchiveStale fires above 10m; the limit is 5m \(target rpoDataCorruption\)/,
+            ],
+        },
+        {
+            setting: "a looser region RPO on the standby (later lag alert)",
+            stack: "dr",
+            overrides: { "drstack:rpo.region": "15m" },
+            expect: [/alert-thresholds-within-rpo: .*alert DrReplicaLagAboveRpo fires above 15m; the limit is 5m \(target rpoRegion\)/],
+        },
+        {
+            setting: "replication switched off on the primary",
+            stack: "primary",
+            overrides: { "drstack:replication.enabled": false },
+            expect: [/backup-replication-on-primary: .*this stack is primary in us-east-1 but its backup bucket does not replicate \(drstack:replication\.enabled is false\)/],
+        },
+        {
+            setting: "Replication Time Control switched off",
+            stack: "primary",
+            overrides: { "drstack:replication.replicationTimeControl": false },
+            expect: [/backup-replication-rules: .*destination\.replicationTime is null; it must be Enabled with 15 minutes \(target requireReplicationTimeControl\)/],
+        },
+        {
+            setting: "a shorter recovery window (retention)",
+            stack: "primary",
+            overrides: { "drstack:recoveryWindow": "14d" },
+            expect: [
+                /wal-archive-retention: .*spec\.retentionPolicy is "14d"; the limit is at least 30d \(target recoveryWindow 30d\)/,
+                /backup-bucket-noncurrent-retention: .*noncurrentDays is 14; the limit is at least 30 \(target recoveryWindow 30d\)/,
+            ],
+        },
+        {
+            setting: "Object Lock removed",
+            stack: "dr",
+            overrides: { "drstack:backupBucket.objectLock": undefined },
+            expect: [/backup-bucket-object-lock: .*objectLockEnabled is false; it must be true \(target requireObjectLock\)/, /backup-bucket-complete: .*has no Object Lock configuration/],
+        },
+        {
+            setting: "weekly instead of daily base backups",
+            stack: "primary",
+            overrides: { "drstack:backups.baseBackupSchedule": "0 0 2 * * 0" },
+            expect: [/base-backup-frequency: .*spec\.schedule "0 0 2 \* \* 0" leaves up to 7d between base backups; the limit is 1d/],
+        },
+        {
+            setting: "monthly instead of weekly restore verification",
+            stack: "dr",
+            overrides: { "drstack:backups.verificationSchedule": "0 5 1 * *" },
+            expect: [/restore-verification-scheduled: .*spec\.schedule "0 5 1 \* \*" leaves up to 31d between verifications; the limit is 7d/],
+        },
+    ];
+    for (const c of cases) {
+        it(`${c.setting} (${c.stack})`, async () => {
+            const result = await checkStack(c.stack, pack, c.overrides);
+            const found = mandatory(result);
+            for (const expected of c.expect) {
+                assert.ok(found.some((m) => expected.test(m)), `expected ${expected}\nin:\n${found.join("\n")}`);
+            }
+            assert.ok(result.failed > 0);
+            assert.match(formatResults([result]), new RegExp(`stack ${c.stack}: FAIL`));
+        });
+    }
+});
