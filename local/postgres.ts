@@ -94,6 +94,48 @@ export class LocalPostgres {
         }
     }
 
+    /**
+     * A server whose data directory is filled by `populate` instead of initdb (a pg_basebackup
+     * of another server, or a barman-cloud-restore), then configured like start() does and
+     * started; with `signal`, it starts as a standby or in targeted recovery. On any failure
+     * nothing is left behind.
+     */
+    static async adopt(
+        options: PostgresOptions & {
+            populate: (server: LocalPostgres) => Promise<void>;
+            signal?: "standby" | "recovery";
+        },
+    ): Promise<LocalPostgres> {
+        const user = serviceUser();
+        requireTools([TOOLS.postgres], postgresBinDir());
+        const baseDir = makeTempDir(`pg-${options.name ?? "server"}`, user);
+        const env: NodeJS.ProcessEnv = { PATH: systemPath(), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...options.env };
+        let server: LocalPostgres | undefined;
+        try {
+            server = new LocalPostgres(baseDir, await freePort(), user, env);
+            await options.populate(server);
+            fs.chmodSync(server.dataDir, 0o700);
+            server.configure(options.settings);
+            if (options.signal) {
+                writeOwnedFile(path.join(server.dataDir, `${options.signal}.signal`), "", user, 0o600);
+            }
+            await server.launch(options.startTimeoutMs ?? 120000);
+            return server;
+        } catch (err) {
+            if (server) {
+                await server.cleanup();
+            } else {
+                removeDir(baseDir);
+            }
+            throw err;
+        }
+    }
+
+    /** Runs a command as the server's user with the server's environment (barman-cloud, pg_basebackup). */
+    async run(command: string, args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 600000): Promise<void> {
+        await runChecked(command, args, { env: { ...this.env, ...extraEnv }, runAs: this.user.runAs, timeoutMs });
+    }
+
     private async init(options: PostgresOptions): Promise<void> {
         const pwfile = path.join(this.baseDir, "pwfile");
         writeOwnedFile(pwfile, `${this.password}\n`, this.user, 0o600);
@@ -113,6 +155,11 @@ export class LocalPostgres {
             { env: this.env, runAs: this.user.runAs, timeoutMs: 120000 },
         );
         fs.rmSync(pwfile);
+        this.configure(options.settings);
+    }
+
+    /** Appends this server's own settings (later lines win over what a copied config says). */
+    private configure(extra: Record<string, SettingValue> = {}): void {
         const settings: Record<string, SettingValue> = {
             port: this.port,
             listen_addresses: LOOPBACK,
@@ -122,7 +169,7 @@ export class LocalPostgres {
             fsync: false,
             max_connections: 40,
             shared_buffers: "32MB",
-            ...options.settings,
+            ...extra,
         };
         const lines = Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`);
         fs.appendFileSync(path.join(this.dataDir, "postgresql.conf"), `\n# drstack local server\n${lines.join("\n")}\n`);

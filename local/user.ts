@@ -52,9 +52,22 @@ export function serviceUser(): ServiceUser {
     return cached;
 }
 
+/** Temp dirs not removed yet: removed when Node exits, even on an interrupted run. */
+const liveTempDirs = new Set<string>();
+process.on("exit", () => {
+    for (const dir of liveTempDirs) {
+        try {
+            fs.rmSync(dir, { recursive: true, force: true });
+        } catch {
+            // a server may still be dying; nothing more can be done while exiting
+        }
+    }
+});
+
 /** A fresh directory under the system temp dir, owned by `owner` (mode 0700). */
 export function makeTempDir(prefix: string, owner: ServiceUser = serviceUser()): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `drstack-${prefix}-`));
+    liveTempDirs.add(dir);
     if (owner.runAs) {
         fs.chownSync(dir, owner.uid, owner.gid);
     }
@@ -72,5 +85,6 @@ export function writeOwnedFile(file: string, content: string, owner: ServiceUser
 export function removeDir(dir: string | undefined): void {
     if (dir) {
         fs.rmSync(dir, { recursive: true, force: true });
+        liveTempDirs.delete(dir);
     }
 }

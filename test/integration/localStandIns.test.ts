@@ -43,7 +43,8 @@ describe("local stand-ins", function () {
             assert.equal(work_mem, "8MB");
             // The server's own environment is what archive_command/restore_command would see.
             const probe = path.join(pg.baseDir, "probe.txt");
-            await pg.query(`COPY (SELECT 1) TO PROGRAM 'printf %s "$DRSTACK_PROBE" > ${probe}'`);
+            // The program reads its stdin first: exiting before PostgreSQL has written it is a broken pipe.
+            await pg.query(`COPY (SELECT 1) TO PROGRAM 'cat >/dev/null; printf %s "$DRSTACK_PROBE" > ${probe}'`);
             assert.equal(fs.readFileSync(probe, "utf8"), "probe-value");
             await pg.query("CREATE TABLE t (v int); INSERT INTO t VALUES (1), (2), (3)");
 

@@ -362,7 +362,8 @@ describe("physical backups: WAL archive + base backup + restore verification", f
             assertSucceeded(r);
             const result = JSON.parse((await getObject(moto!.s3(), bucket, `verification/${server}/physical-latest.json`)).toString());
             assert.equal(result.success, true);
-            assert.equal(result.recovery_end_segment, result.archive_newest_segment);
+            // The archive is listed before the restore; a segment archived meanwhile may be replayed too.
+            assert.ok(result.recovery_end_segment >= result.archive_newest_segment, `replay ended at ${result.recovery_end_segment}, archive listed up to ${result.archive_newest_segment}`);
         });
     });
 });

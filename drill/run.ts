@@ -1,0 +1,86 @@
+// Runs the chosen scenarios against a stack's settings and assembles the report.
+import { execFileSync } from "child_process";
+import * as os from "os";
+import * as path from "path";
+import { formatDuration } from "../components/duration";
+import { parseConfig } from "../components/config";
+import { readStackConfig } from "../components/stackFile";
+import { postgresBinDir } from "../local/tools";
+import { runScenario, Sabotage, SCENARIOS } from "./scenarios";
+import { drillSettings } from "./topology";
+import { DrillReport, ScenarioResult } from "./types";
+
+export interface DrillOptions {
+    stack: string;
+    scenarios?: string[];
+    rate: number;
+    durationSeconds: number;
+    replicationLagSeconds: number;
+    timeScale: number;
+    /** How long a scenario waits for WAL to reach the archive (default 2 minutes). */
+    archiveWaitMs?: number;
+    log: (line: string) => void;
+    /** Tests only: deliberately broken setups. */
+    sabotage?: Sabotage;
+}
+
+export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
+
+function postgresVersion(): string {
+    try {
+        return execFileSync(path.join(postgresBinDir(), "postgres"), ["--version"], { encoding: "utf8" }).trim();
+    } catch {
+        return "unknown";
+    }
+}
+
+export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+    const unknown = (options.scenarios ?? []).filter((s) => !SCENARIO_NAMES.includes(s));
+    if (unknown.length > 0) {
+        throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${SCENARIO_NAMES.join(", ")}`);
+    }
+    const config = parseConfig(readStackConfig(options.stack), options.stack);
+    const settings = drillSettings(options.stack, config, options);
+    const startedAt = new Date().toISOString();
+    options.log(
+        `drill of stack ${options.stack}: archive_timeout ${settings.archiveTimeoutSeconds} s (production ${config.wal.archiveTimeout}, time scale 1:${settings.timeScale}), ` +
+            `${options.rate} commits/s, ${options.durationSeconds} s per scenario, replication lag ${options.replicationLagSeconds} s`,
+    );
+    const chosen = SCENARIOS.filter((s) => !options.scenarios?.length || options.scenarios.includes(s.name));
+    const results: ScenarioResult[] = [];
+    for (const scenario of chosen) {
+        results.push(await runScenario(scenario, settings, options.sabotage));
+    }
+    const cpus = os.cpus();
+    return {
+        stack: options.stack,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        status: results.some((r) => r.status === "ERROR") ? "ERROR" : results.some((r) => r.status === "FAIL") ? "FAIL" : "PASS",
+        machine: {
+            cpus: cpus.length,
+            cpuModel: cpus[0]?.model ?? "unknown",
+            memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+            os: `${os.type()} ${os.release()}`,
+            node: process.version,
+            postgres: postgresVersion(),
+        },
+        settings: {
+            rate: options.rate,
+            durationSeconds: options.durationSeconds,
+            replicationLagSeconds: options.replicationLagSeconds,
+            timeScale: options.timeScale,
+            archiveTimeoutSeconds: settings.archiveTimeoutSeconds,
+            productionArchiveTimeout: config.wal.archiveTimeout,
+            walCompression: settings.walCompression,
+            walUploadAllowanceSeconds: settings.uploadAllowanceSeconds,
+        },
+        emulations: [
+            "S3 (both regions' buckets) is moto_server on loopback; the primary reaches its bucket through a TCP proxy that the drill cuts.",
+            `S3 cross-region replication is EMULATED: a replicator copies each new object after ${options.replicationLagSeconds} s (real S3 RTC: 99.99 % within 15 minutes).`,
+            "The CloudNativePG clusters are single PostgreSQL servers: the primary archives with barman-cloud-wal-archive (the tool the Barman Cloud plugin runs); the standby streams through a cuttable proxy (the inter-region link) and restores from the standby bucket with barman-cloud-wal-restore.",
+            `Archive timing is scaled by 1:${options.timeScale}: archive_timeout ${formatDuration(config.wal.archiveTimeoutSeconds)} runs as ${settings.archiveTimeoutSeconds} s, and RPO targets are scaled the same way. RTO targets are not scaled.`,
+        ],
+        scenarios: results,
+    };
+}

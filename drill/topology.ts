@@ -1,0 +1,234 @@
+// The local topology that mirrors a stack: a primary PostgreSQL archiving WAL with barman-cloud
+// (the tool CloudNativePG's plugin runs) to the "primary region" bucket, reached through a
+// cuttable proxy; a "standby region" bucket fed by the replication emulation; a warm standby
+// that streams from the primary (through another cuttable proxy: the inter-region link) and falls
+// back to the standby bucket's archive, as a CloudNativePG replica cluster does.
+import * as path from "path";
+import { DrConfig } from "../components/config";
+import { MotoServer } from "../local/motoServer";
+import { LocalPostgres } from "../local/postgres";
+import { runChecked } from "../local/processes";
+import { TcpProxy } from "../local/tcpProxy";
+import { postgresBinDir } from "../local/tools";
+import { Replicator } from "./replicator";
+import { Target } from "./workload";
+
+/** barman 3.4 (Debian 12) compresses WAL with these; others fall back to gzip, said in the report. */
+const BARMAN_WAL_COMPRESSIONS = ["gzip", "bzip2", "snappy"];
+
+export interface DrillSettings {
+    stack: string;
+    config: DrConfig;
+    /** Commits per second of the workload. */
+    rate: number;
+    /** Seconds of load per scenario. */
+    durationSeconds: number;
+    /** Lag of the S3 replication emulation, in seconds. */
+    replicationLagSeconds: number;
+    /** Production seconds per drill second, applied to archive timing and RPO targets. */
+    timeScale: number;
+    /** archive_timeout in the drill: the stack's derived value divided by the time scale. */
+    archiveTimeoutSeconds: number;
+    /** The WAL upload allowance, scaled the same way. */
+    uploadAllowanceSeconds: number;
+    /** The WAL compression used (the stack's, if barman here supports it). */
+    walCompression: string;
+    /** How long to wait for a segment to reach the archive before the scenario errors. */
+    archiveWaitMs: number;
+    log: (line: string) => void;
+}
+
+export function drillSettings(
+    stack: string,
+    config: DrConfig,
+    options: { rate: number; durationSeconds: number; replicationLagSeconds: number; timeScale: number; archiveWaitMs?: number; log: (line: string) => void },
+): DrillSettings {
+    return {
+        stack,
+        config,
+        ...options,
+        archiveWaitMs: options.archiveWaitMs ?? 120000,
+        archiveTimeoutSeconds: Math.max(1, Math.round(config.wal.archiveTimeoutSeconds / options.timeScale)),
+        uploadAllowanceSeconds: config.walUploadAllowanceSeconds / options.timeScale,
+        walCompression: BARMAN_WAL_COMPRESSIONS.includes(config.postgres.walCompression) ? config.postgres.walCompression : "gzip",
+    };
+}
+
+export interface TopologyOptions {
+    /** Start a warm standby (region-loss and switchover scenarios). */
+    standby: boolean;
+    /** Sabotage: replace the primary's archive_command (tests show the drill then fails clearly). */
+    archiveCommand?: string;
+    /** Sabotage: no S3 replication emulation at all. */
+    replicator?: boolean;
+}
+
+export class Topology {
+    standby: LocalPostgres | undefined;
+    link: TcpProxy | undefined;
+    replicator: Replicator | undefined;
+
+    private constructor(
+        readonly settings: DrillSettings,
+        readonly moto: MotoServer,
+        /** The primary's route to its own region's bucket: cut when the region is lost or S3 is down. */
+        readonly s3Link: TcpProxy,
+        readonly primary: LocalPostgres,
+        readonly primaryBucket: string,
+        readonly standbyBucket: string,
+        /** Barman server names: the clusters' names. */
+        readonly primaryServer: string,
+        readonly standbyServer: string,
+    ) {}
+
+    static async start(settings: DrillSettings, options: TopologyOptions): Promise<Topology> {
+        const c = settings.config;
+        // The primary region is the one whose cluster is primary, whichever stack the drill mirrors.
+        const [primaryBucket, standbyBucket] = c.isPrimary ? [c.names.bucket, c.names.peerBucket] : [c.names.peerBucket, c.names.bucket];
+        const [primaryServer, standbyServer] = c.isPrimary ? [c.names.cluster, c.names.peerCluster] : [c.names.peerCluster, c.names.cluster];
+        const cleanups: (() => Promise<unknown>)[] = [];
+        try {
+            const moto = await MotoServer.start();
+            cleanups.push(() => moto.stop());
+            await moto.createBucket(primaryBucket, { versioning: true });
+            await moto.createBucket(standbyBucket, { versioning: true });
+            const s3Link = await TcpProxy.start(moto.port);
+            cleanups.push(() => s3Link.stop());
+            const archiveCommand =
+                options.archiveCommand ??
+                `barman-cloud-wal-archive --${settings.walCompression} --encryption aws:kms --endpoint-url ${s3Link.endpoint} s3://${primaryBucket}/ ${primaryServer} %p`;
+            const primary = await LocalPostgres.start({
+                name: "drill-primary",
+                settings: {
+                    wal_level: "replica",
+                    archive_mode: "on",
+                    archive_command: archiveCommand,
+                    archive_timeout: `${settings.archiveTimeoutSeconds}s`,
+                    max_wal_senders: 5,
+                    wal_keep_size: "512MB",
+                    hot_standby: "on",
+                },
+                env: moto.awsEnv(),
+            });
+            cleanups.push(() => primary.cleanup());
+            // Observed on PostgreSQL 15: archive_timeout forces no segment switch before the server's
+            // first checkpoint after initdb (then it switches on time). A production cluster has long
+            // checkpointed, so the drill starts from that state.
+            await primary.query("CHECKPOINT");
+            const topology = new Topology(settings, moto, s3Link, primary, primaryBucket, standbyBucket, primaryServer, standbyServer);
+            if (options.replicator !== false) {
+                topology.replicator = new Replicator(moto.s3(), primaryBucket, standbyBucket, settings.replicationLagSeconds);
+            }
+            if (options.standby) {
+                await topology.startStandby();
+            }
+            return topology;
+        } catch (error) {
+            for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+            throw error;
+        }
+    }
+
+    private async startStandby(): Promise<void> {
+        const { moto, primary } = this;
+        this.link = await TcpProxy.start(primary.port);
+        const link = this.link;
+        this.standby = await LocalPostgres.adopt({
+            name: "drill-standby",
+            env: moto.awsEnv(),
+            populate: (server) =>
+                server.run(path.join(postgresBinDir(), "pg_basebackup"), [
+                    "-h", primary.host, "-p", String(primary.port), "-U", primary.superuser,
+                    "-D", server.dataDir, "-X", "stream", "--checkpoint=fast", "--no-sync",
+                ], { PGPASSWORD: primary.password }),
+            settings: {
+                primary_conninfo: `host=${primary.host} port=${link.port} user=${primary.superuser} password=${primary.password} application_name=drill-standby`,
+                // The fallback when streaming is down: the primary's WAL as replicated into this region.
+                restore_command: `barman-cloud-wal-restore --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.primaryServer} %f %p`,
+                recovery_target_timeline: "latest",
+                wal_retrieve_retry_interval: "1s",
+                // After promotion it archives into its own region's bucket under its own name.
+                archive_mode: "on",
+                archive_command: `barman-cloud-wal-archive --${this.settings.walCompression} --encryption aws:kms --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.standbyServer} %p`,
+            },
+            signal: "standby",
+        });
+    }
+
+    target(server: LocalPostgres): Target {
+        return { host: server.host, port: server.port, user: server.superuser, password: server.password };
+    }
+
+    /** A base backup into the primary region's bucket, as a CloudNativePG ScheduledBackup takes it. */
+    async baseBackup(): Promise<void> {
+        const p = this.primary;
+        await p.run("barman-cloud-backup", [
+            "--gzip", "--encryption", "aws:kms", "--endpoint-url", this.moto.endpoint,
+            "--host", p.socketDir, "--port", String(p.port), "--user", p.superuser,
+            `s3://${this.primaryBucket}/`, this.primaryServer,
+        ]);
+    }
+
+    /** The newest completed base backup in the primary's bucket (barman 3.4 has no "latest" keyword). */
+    async latestBackupId(): Promise<string> {
+        const out = await runChecked(
+            "barman-cloud-backup-list",
+            ["--format", "json", "--endpoint-url", this.moto.endpoint, `s3://${this.primaryBucket}/`, this.primaryServer],
+            { env: { PATH: process.env.PATH ?? "", HOME: this.primary.baseDir, ...this.moto.awsEnv() }, runAs: this.primary.user.runAs, timeoutMs: 60000 },
+        );
+        const backups = (JSON.parse(out.stdout).backups_list ?? []) as { backup_id: string; status: string; end_time?: string }[];
+        const done = backups.filter((b) => b.status === "DONE").sort((a, b) => a.backup_id.localeCompare(b.backup_id));
+        if (done.length === 0) throw new Error(`no completed base backup of ${this.primaryServer} in s3://${this.primaryBucket}/`);
+        return done[done.length - 1].backup_id;
+    }
+
+    /** Forces a WAL segment switch and waits until the archive holds it; returns the segment. */
+    async switchAndWaitArchived(timeoutMs = this.settings.archiveWaitMs): Promise<string> {
+        const [{ segment }] = await this.primary.query<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS segment");
+        const start = Date.now();
+        while (Date.now() - start < timeoutMs) {
+            const [row] = await this.primary.query<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver");
+            if (row.last !== null && row.last >= segment) return segment;
+            await new Promise((r) => setTimeout(r, 250));
+        }
+        throw new Error(`WAL segment ${segment} was not archived within ${timeoutMs} ms`);
+    }
+
+    /** The WAL segment names in a bucket's archive of a server (timeline + segment, no suffix). */
+    async archivedSegments(bucket: string, server: string): Promise<string[]> {
+        const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+        const names: string[] = [];
+        let token: string | undefined;
+        do {
+            const page = await this.moto.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${server}/wals/`, ContinuationToken: token }));
+            for (const o of page.Contents ?? []) {
+                const m = /\/([0-9A-F]{24})(\.[a-z0-9]+)?$/.exec(o.Key ?? "");
+                if (m) names.push(m[1]);
+            }
+            token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return names.sort();
+    }
+
+    /** The LSN of the primary's last checkpoint, from pg_controldata (the server is stopped). */
+    async stoppedPrimaryCheckpointLsn(): Promise<string> {
+        const out = await runChecked(path.join(postgresBinDir(), "pg_controldata"), ["-D", this.primary.dataDir], {
+            env: { PATH: process.env.PATH ?? "", LANG: "C" },
+            runAs: this.primary.user.runAs,
+            timeoutMs: 30000,
+        });
+        const m = /Latest checkpoint location:\s+([0-9A-F]+\/[0-9A-F]+)/.exec(out.stdout);
+        if (!m) throw new Error(`pg_controldata printed no checkpoint location:\n${out.stdout}`);
+        return m[1];
+    }
+
+    /** Stops and removes everything, also after a failure; nothing it started keeps running. */
+    async cleanup(): Promise<void> {
+        await this.replicator?.stop().catch(() => undefined);
+        await this.standby?.cleanup().catch(() => undefined);
+        await this.link?.stop().catch(() => undefined);
+        await this.primary.cleanup().catch(() => undefined);
+        await this.s3Link.stop().catch(() => undefined);
+        await this.moto.stop().catch(() => undefined);
+    }
+}
