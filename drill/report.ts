@@ -54,6 +54,12 @@ function formatTarget(target: Target): string {
     return `${target.label} = ${formatSeconds(target.seconds)} drill`;
 }
 
+/** The RPO target, plus the limit actually judged against when it is not the target (log shipping). */
+function formatRpoTarget(rpo: RpoResult): string {
+    const base = formatTarget(rpo.target);
+    return rpo.limitSeconds !== undefined && rpo.limitSeconds !== rpo.target.seconds ? `${base}; judged against ${formatSeconds(rpo.limitSeconds)} (${rpo.judgedAgainst.split(" (")[0].split(";")[0]})` : base;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Verdicts per row. The scenario status is the drill's own verdict; these only say how each
 // measurement compares with its target, so a reader can see which one failed.
@@ -112,7 +118,7 @@ function summaryTable(report: DrillReport): string[] {
             `${s.title} (${s.name})`,
             s.status,
             s.rpo ? `${formatSeconds(s.rpo.measuredSeconds)} (${formatCount(s.rpo.lostCommits)} lost)` : "n/a",
-            s.rpo ? formatTarget(s.rpo.target) : "n/a",
+            s.rpo ? formatRpoTarget(s.rpo) : "n/a",
             s.rto ? formatSeconds(s.rto.measuredSeconds) : "n/a",
             s.rto ? formatTarget(s.rto.target) : "n/a",
         ]),
@@ -130,7 +136,7 @@ function scenarioSection(s: ScenarioResult): string[] {
             ["Measure", "Measured", "Target", "Result", "Basis"],
             [
                 s.rpo
-                    ? ["RPO (data loss)", rpoMeasured(s.rpo), formatTarget(s.rpo.target), verdict(rpoMet(s.rpo)), rpoBasis(s.rpo)]
+                    ? ["RPO (data loss)", rpoMeasured(s.rpo), formatRpoTarget(s.rpo), verdict(rpoMet(s.rpo)), rpoBasis(s.rpo)]
                     : ["RPO (data loss)", "n/a", "n/a", "n/a", "not measured in this scenario"],
                 s.rto
                     ? ["RTO", formatSpan(s.rto.measuredSeconds), formatTarget(s.rto.target), verdict(rtoMet(s.rto)), "disaster to first accepted write"]

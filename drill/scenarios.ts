@@ -422,10 +422,17 @@ const storageOutage: ScenarioBody = async (s, rec, sabotage) => {
             const name = `${timeline}${n.toString(16).toUpperCase().padStart(16, "0")}`;
             if (!onTimeline.includes(name)) missing.push(name);
         }
-        rec.check("archiving failed and retried during the outage", during.failed > before.failed, `${during.failed - before.failed} failed attempts during the outage`);
+        // barman-cloud retries inside one attempt before PostgreSQL counts a failure, so the proxy's
+        // refused connections are the direct evidence that archiving kept trying.
+        const refused = t.s3Link.refusedWhileCut;
+        rec.check(
+            "archiving kept trying and got nothing through during the outage",
+            (refused > 0 || during.failed > before.failed) && during.archived === before.archived,
+            `${refused} connections refused, ${during.failed - before.failed} attempts failed, ${during.archived - before.archived} segments archived during the outage`,
+        );
         rec.check("PostgreSQL kept the unarchived WAL", ready > 0, `${ready} segments waiting in pg_wal at the end of the outage`);
         rec.check("no WAL segment missing afterwards", missing.length === 0, missing.length === 0 ? `${onTimeline[0]}..${last} all archived` : `missing ${missing.join(", ")}`);
-        const outcome = judge(rec, [], `${outageSeconds.toFixed(0)} s outage, ${during.failed - before.failed} failed attempts, caught up ${catchUpSeconds.toFixed(1)} s after S3 returned, no segment missing`);
+        const outcome = judge(rec, [], `${outageSeconds.toFixed(0)} s outage, ${refused} refused connections, caught up ${catchUpSeconds.toFixed(1)} s after S3 returned, no segment missing`);
         return {
             ...outcome,
             timeline: { commitsMs: workload.acked.map((a) => a.ackMs), lostMs: [] },
