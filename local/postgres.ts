@@ -72,26 +72,8 @@ export class LocalPostgres {
 
     /** Initialises and starts a server; on any failure nothing is left behind. */
     static async start(options: PostgresOptions = {}): Promise<LocalPostgres> {
-        const user = serviceUser();
-        const pathEnv = systemPath();
         requireTools([TOOLS.initdb, TOOLS.postgres], postgresBinDir());
-        const baseDir = makeTempDir(`pg-${options.name ?? "server"}`, user);
-        const env: NodeJS.ProcessEnv = { PATH: pathEnv, HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...options.env };
-        let server: LocalPostgres | undefined;
-        try {
-            const port = await freePort();
-            server = new LocalPostgres(baseDir, port, user, env);
-            await server.init(options);
-            await server.launch(options.startTimeoutMs ?? 60000);
-            return server;
-        } catch (err) {
-            if (server) {
-                await server.cleanup();
-            } else {
-                removeDir(baseDir);
-            }
-            throw err;
-        }
+        return LocalPostgres.create(options, 60000, (server) => server.init(options));
     }
 
     /**
@@ -106,20 +88,27 @@ export class LocalPostgres {
             signal?: "standby" | "recovery";
         },
     ): Promise<LocalPostgres> {
-        const user = serviceUser();
         requireTools([TOOLS.postgres], postgresBinDir());
+        return LocalPostgres.create(options, 120000, async (server) => {
+            await options.populate(server);
+            fs.chmodSync(server.dataDir, 0o700);
+            server.configure(options.settings);
+            if (options.signal) {
+                writeOwnedFile(path.join(server.dataDir, `${options.signal}.signal`), "", server.user, 0o600);
+            }
+        });
+    }
+
+    /** A temp dir, a port and an environment; `prepare` fills the data dir, then the server starts. */
+    private static async create(options: PostgresOptions, defaultTimeoutMs: number, prepare: (server: LocalPostgres) => Promise<void>): Promise<LocalPostgres> {
+        const user = serviceUser();
         const baseDir = makeTempDir(`pg-${options.name ?? "server"}`, user);
         const env: NodeJS.ProcessEnv = { PATH: systemPath(), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...options.env };
         let server: LocalPostgres | undefined;
         try {
             server = new LocalPostgres(baseDir, await freePort(), user, env);
-            await options.populate(server);
-            fs.chmodSync(server.dataDir, 0o700);
-            server.configure(options.settings);
-            if (options.signal) {
-                writeOwnedFile(path.join(server.dataDir, `${options.signal}.signal`), "", user, 0o600);
-            }
-            await server.launch(options.startTimeoutMs ?? 120000);
+            await prepare(server);
+            await server.launch(options.startTimeoutMs ?? defaultTimeoutMs);
             return server;
         } catch (err) {
             if (server) {
