@@ -56,44 +56,30 @@ export class DrAlerts extends pulumi.ComponentResource {
         if (args.replication) {
             const r = args.replication;
             const dimensions = { SourceBucket: r.sourceBucket, DestinationBucket: r.destinationBucket, RuleId: r.ruleId };
-            new aws.cloudwatch.MetricAlarm(
-                `${name}-replication-latency`,
-                {
-                    alarmDescription: `S3 replication to ${r.destinationBucket} is slower than the RTC bound: WAL reaches the standby region late`,
-                    namespace: "AWS/S3",
-                    metricName: "ReplicationLatency",
-                    dimensions,
-                    statistic: "Maximum",
-                    period: 300,
-                    evaluationPeriods: 1,
-                    threshold: r.latencyThresholdSeconds,
-                    comparisonOperator: "GreaterThanThreshold",
-                    treatMissingData: "notBreaching",
-                    alarmActions: [this.topic.arn],
-                    okActions: [this.topic.arn],
-                    tags: args.tags,
-                },
-                { parent: this },
-            );
-            new aws.cloudwatch.MetricAlarm(
-                `${name}-replication-failures`,
-                {
-                    alarmDescription: `S3 replication to ${r.destinationBucket} failed for some objects: the standby region is missing backups or WAL`,
-                    namespace: "AWS/S3",
-                    metricName: "OperationsFailedReplication",
-                    dimensions,
-                    statistic: "Sum",
-                    period: 300,
-                    evaluationPeriods: 1,
-                    threshold: 0,
-                    comparisonOperator: "GreaterThanThreshold",
-                    treatMissingData: "notBreaching",
-                    alarmActions: [this.topic.arn],
-                    okActions: [this.topic.arn],
-                    tags: args.tags,
-                },
-                { parent: this },
-            );
+            const alarm = (suffix: string, metricName: string, statistic: string, threshold: number, description: string) =>
+                new aws.cloudwatch.MetricAlarm(
+                    `${name}-${suffix}`,
+                    {
+                        alarmDescription: description,
+                        namespace: "AWS/S3",
+                        metricName,
+                        dimensions,
+                        statistic,
+                        period: 300,
+                        evaluationPeriods: 1,
+                        threshold,
+                        comparisonOperator: "GreaterThanThreshold",
+                        treatMissingData: "notBreaching",
+                        alarmActions: [this.topic.arn],
+                        okActions: [this.topic.arn],
+                        tags: args.tags,
+                    },
+                    { parent: this },
+                );
+            alarm("replication-latency", "ReplicationLatency", "Maximum", r.latencyThresholdSeconds,
+                `S3 replication to ${r.destinationBucket} is slower than the RTC bound: WAL reaches the standby region late`);
+            alarm("replication-failures", "OperationsFailedReplication", "Sum", 0,
+                `S3 replication to ${r.destinationBucket} failed for some objects: the standby region is missing backups or WAL`);
         }
 
         if (args.dashboard) {
