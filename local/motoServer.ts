@@ -5,11 +5,11 @@
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as http from "http";
-import * as os from "os";
 import * as path from "path";
 import { freePort, LOOPBACK } from "./ports";
 import { ManagedProcess, startProcess, waitFor } from "./processes";
 import { requireTools, TOOLS, which } from "./tools";
+import { makeTempDir, removeDir, serviceUser } from "./user";
 
 export interface MotoOptions {
     region?: string;
@@ -87,7 +87,8 @@ export class MotoServer {
     static async start(options: MotoOptions = {}): Promise<MotoServer> {
         requireTools([TOOLS.motoServer], process.env.PATH ?? "");
         const command = which("moto_server")!;
-        const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "drstack-moto-"));
+        // moto runs as root here: no service user needs the log dir; makeTempDir also removes it at exit.
+        const logDir = makeTempDir("moto", { ...serviceUser(), runAs: undefined });
         const port = await freePort();
         const proc = startProcess("moto_server", command, ["-H", LOOPBACK, "-p", String(port)], {
             // Without the caller's AWS settings: nothing real may leak into the emulator.
@@ -166,6 +167,6 @@ export class MotoServer {
         this.client?.destroy();
         this.client = undefined;
         await this.process.stop("SIGTERM", 10000);
-        fs.rmSync(this.logDir, { recursive: true, force: true });
+        removeDir(this.logDir);
     }
 }
