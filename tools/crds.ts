@@ -12,8 +12,10 @@
 // - `x-kubernetes-embedded-resource: true` objects also keep apiVersion, kind and metadata;
 // - `x-kubernetes-int-or-string: true` accepts an integer or a string;
 // - the root `metadata` is validated by the API server as ObjectMeta, not by the CRD schema.
-// Not checked: `x-kubernetes-validations` (CEL rules need a CEL interpreter and often oldSelf),
-// defaults, and the operators' admission webhooks.
+// - defaults are applied before validation, and the CEL rules (`x-kubernetes-validations`) are
+//   evaluated on the defaulted object (tools/crdRules.ts).
+// Not checked: transition rules (they read `oldSelf`, so they only apply to updates) and the
+// operators' admission webhooks.
 
 import Ajv, { ErrorObject, ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
@@ -21,6 +23,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { appendPath, celProblems } from "./crdRules";
 
 export const CRD_DIR = path.join(__dirname, "..", "vendor", "crds");
 
@@ -128,7 +131,7 @@ export function unwrapSecrets(value: unknown): unknown {
 function jsonPath(error: ErrorObject): string {
     const segments = error.instancePath.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
     if (error.keyword === "additionalProperties") segments.push(String(error.params.additionalProperty));
-    return segments.map((s) => (/^\d+$/.test(s) ? `[${s}]` : /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`)).join("") || ".";
+    return segments.reduce((path: string, s) => appendPath(path, /^\d+$/.test(s) ? Number(s) : s), "") || ".";
 }
 
 function describe(error: ErrorObject): string {
@@ -144,12 +147,11 @@ function describe(error: ErrorObject): string {
 
 /** Validators for every served version of every CRD in a directory, by `group/version` and kind. */
 export class CrdValidator {
-    private readonly validators = new Map<string, ValidateFunction>();
-    /** Where each served `apiVersion Kind` came from, for messages. */
-    readonly sources = new Map<string, string>();
+    private readonly validators = new Map<string, { validate: ValidateFunction; schema: Schema }>();
 
     constructor(dir: string = CRD_DIR) {
-        const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, code: { regExp: re2Pattern } });
+        // useDefaults: the API server defaults an object before it validates it (CEL rules see the defaults).
+        const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTypes: false, strictTuples: false, code: { regExp: re2Pattern } });
         addFormats(ajv);
         for (const keyword of KUBERNETES_KEYWORDS) ajv.addKeyword({ keyword });
         for (const file of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
@@ -159,8 +161,8 @@ export class CrdValidator {
                 for (const version of crd.spec.versions as Schema[]) {
                     if (!version.served) continue;
                     const key = `${crd.spec.group}/${version.name} ${crd.spec.names.kind}`;
-                    this.validators.set(key, ajv.compile(rootSchema(version.schema.openAPIV3Schema)));
-                    this.sources.set(key, file);
+                    const schema = rootSchema(version.schema.openAPIV3Schema);
+                    this.validators.set(key, { validate: ajv.compile(schema), schema });
                 }
             }
         }
@@ -175,12 +177,13 @@ export class CrdValidator {
     validate(object: unknown): CrdProblem[] {
         const plain = unwrapSecrets(object) as Schema;
         const key = `${plain?.apiVersion} ${plain?.kind}`;
-        const validate = this.validators.get(key);
-        if (!validate) {
+        const crd = this.validators.get(key);
+        if (!crd) {
             return [{ path: ".", message: `no vendored CRD serves ${key} (have: ${this.kinds().join("; ")}); add it under vendor/crds/` }];
         }
-        if (validate(plain)) return [];
-        const problems = (validate.errors ?? []).map((e) => ({ path: jsonPath(e), message: describe(e) }));
+        // CEL rules run once the schema passes, so their messages do not pile onto a schema error.
+        if (crd.validate(plain)) return celProblems(crd.schema, plain);
+        const problems = (crd.validate.errors ?? []).map((e) => ({ path: jsonPath(e), message: describe(e) }));
         // anyOf reports each failed branch and then itself: keep one line per distinct problem.
         return problems.filter((p, i) => problems.findIndex((q) => q.path === p.path && q.message === p.message) === i);
     }

@@ -166,6 +166,31 @@ describe("Custom resources against the vendored CRDs", function () {
             assert.ok(validator.validate(cluster).some((p) => p.path === ".spec.resources.requests.cpu"));
         });
 
+        it("evaluates the CRDs' CEL rules: ObjectStore forbids serverName, Cluster forbids imageName with imageCatalogRef", () => {
+            const store = structuredClone(runs.get(VARIANTS[0].title)!.resources.find((r) => r.inputs.kind === "ObjectStore")!.inputs);
+            assert.deepEqual(validator.validate(store), []);
+            store.spec.configuration.serverName = "pg";
+            assert.deepEqual(validator.validate(store), [
+                {
+                    path: ".spec.configuration.serverName",
+                    message: "use the 'serverName' plugin parameter in the Cluster resource (CEL rule: !has(self.serverName))",
+                },
+            ]);
+            const cluster = declaredCluster();
+            cluster.spec.imageCatalogRef = { apiGroup: "postgresql.cnpg.io", kind: "ImageCatalog", name: "pg", major: 16 };
+            assert.deepEqual(validator.validate(cluster).map((p) => p.path + ": " + p.message.split(" (")[0]), [
+                ".spec: imageName and imageCatalogRef are mutually exclusive",
+            ]);
+        });
+
+        it("reads Go regular expressions as the API server does: PrometheusRule's ^(?i)(abort|warn)?$", () => {
+            const rule = structuredClone(runs.get(VARIANTS[0].title)!.resources.find((r) => r.inputs.kind === "PrometheusRule")!.inputs);
+            rule.spec.groups[0].partial_response_strategy = "Abort";
+            assert.deepEqual(validator.validate(rule), []);
+            rule.spec.groups[0].partial_response_strategy = "ignore";
+            assert.deepEqual(validator.validate(rule), [{ path: ".spec.groups[0].partial_response_strategy", message: 'must match pattern "^(?i)(abort|warn)?$"' }]);
+        });
+
         it("names a kind it has no CRD for instead of passing it", () => {
             const problems = validator.validate({ apiVersion: "postgresql.cnpg.io/v1", kind: "Pooler", metadata: { name: "p" } });
             assert.equal(problems.length, 1);
