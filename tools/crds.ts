@@ -35,11 +35,13 @@ export interface CrdProblem {
     message: string;
 }
 
-/** The subset of ObjectMeta a client may set; anything else under metadata is an error. */
+/**
+ * The subset of ObjectMeta a client may set; anything else under metadata is an error.
+ * `name` is not required: the Kubernetes provider auto-names a resource declared without one.
+ */
 const OBJECT_META: Schema = {
     type: "object",
     additionalProperties: false,
-    required: ["name"],
     properties: {
         name: { type: "string", pattern: "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$" },
         generateName: { type: "string" },

@@ -191,6 +191,21 @@ describe("Custom resources against the vendored CRDs", function () {
             assert.deepEqual(validator.validate(rule), [{ path: ".spec.groups[0].partial_response_strategy", message: 'must match pattern "^(?i)(abort|warn)?$"' }]);
         });
 
+        it("accepts the PodMonitor shape vendor/crds/README.md records for the clusters, and rejects a numeric port name", () => {
+            const podMonitor = {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "PodMonitor",
+                metadata: { name: "pg-acme-orders-use1", namespace: "databases", labels: { release: "kube-prometheus-stack" } },
+                spec: {
+                    selector: { matchLabels: { "cnpg.io/cluster": "pg-acme-orders-use1", "cnpg.io/podRole": "instance" } },
+                    podMetricsEndpoints: [{ port: "metrics", interval: "30s" }],
+                },
+            };
+            assert.deepEqual(validator.validate(podMonitor), []);
+            (podMonitor.spec.podMetricsEndpoints[0] as Record<string, unknown>).port = 9187;
+            assert.deepEqual(validator.validate(podMonitor), [{ path: ".spec.podMetricsEndpoints[0].port", message: "must be string" }]);
+        });
+
         it("names a kind it has no CRD for instead of passing it", () => {
             const problems = validator.validate({ apiVersion: "postgresql.cnpg.io/v1", kind: "Pooler", metadata: { name: "p" } });
             assert.equal(problems.length, 1);
