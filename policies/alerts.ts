@@ -1,7 +1,7 @@
 // Alerting that watches the RPO: archive-age and replication-lag thresholds within the RPO, and
 // restore verification that actually runs.
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { maxIntervalSeconds } from "../components/schedule";
+import { maxIntervalSeconds } from "../model/schedule";
 import { CRONJOB_TYPE, drRegions, ofType, PROMETHEUS_RULE_TYPE } from "./stack";
 import { describe, formatDuration, targetsOf, targetsSchema } from "./targets";
 

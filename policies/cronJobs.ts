@@ -1,7 +1,7 @@
 // Backup CronJobs: never two at once, a starting deadline, and a run time bounded below the
 // schedule interval, so a hung job cannot silently stop the next backup.
 import { ResourceValidationPolicy } from "@pulumi/policy";
-import { minIntervalSeconds } from "../components/schedule";
+import { minIntervalSeconds } from "../model/schedule";
 import { CRONJOB_TYPE } from "./stack";
 import { describe, formatDuration } from "./targets";
 

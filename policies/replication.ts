@@ -2,7 +2,7 @@
 // metrics when required, replicating delete markers, re-encrypting with the destination's key.
 import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { logShippingRegionLossBoundSeconds, RTC_REPLICATION_BOUND_SECONDS } from "../components/rpo";
+import { logShippingRegionLossBoundSeconds, RTC_REPLICATION_BOUND_SECONDS } from "../model/rpo";
 import { BARMAN_CLOUD_PLUGIN, CNPG_CLUSTER_TYPE, drRegions, ofType, REPLICATION_TYPE } from "./stack";
 import { describe, formatDuration, parsePgSeconds, targetsOf, targetsSchema } from "./targets";
 

@@ -4,7 +4,7 @@
 // components/rpo.ts), so the pack and the program cannot disagree about what "5m" means.
 
 import { PolicyConfigSchema, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
-import { formatDuration, parseDuration } from "../components/duration";
+import { formatDuration, parseDuration } from "../model/duration";
 
 /** Every target a policy may need, with the defaults of the shipped stacks. */
 export const TARGET_PROPERTIES = {

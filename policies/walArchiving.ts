@@ -1,7 +1,7 @@
 // WAL archiving and base backups of every CloudNativePG cluster: archiving on, archive_timeout
 // within the RPO, retention covering the recovery window, base backups often enough.
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { cronProblem, maxIntervalSeconds } from "../components/schedule";
+import { cronProblem, maxIntervalSeconds } from "../model/schedule";
 import { BARMAN_CLOUD_PLUGIN, CNPG_CLUSTER_TYPE, OBJECT_STORE_TYPE, ofType, SCHEDULED_BACKUP_TYPE } from "./stack";
 import { describe, formatDuration, parsePgSeconds, targetsOf, targetsSchema } from "./targets";
 
