@@ -4,8 +4,7 @@ import { Command } from "commander";
 import * as fs from "fs";
 import { stringify } from "yaml";
 import { alertRuleGroups } from "../components/monitoring/alertRules";
-import { parseConfig } from "../config";
-import { readStackConfig } from "../config";
+import { parseConfig, readStackConfig } from "../config";
 
 export function rulesFileFor(stack: string): string {
     const config = parseConfig(readStackConfig(stack), stack);

@@ -8,8 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
 import { alertRuleGroups } from "../../components/monitoring/alertRules";
-import { parseConfig } from "../../config";
-import { readStackConfig } from "../../config";
+import { parseConfig, readStackConfig } from "../../config";
 import { rulesFileFor } from "../../tools/rules";
 
 const GENERATED = path.join(__dirname, "generated");

@@ -3,8 +3,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { alertRuleGroups, runbookAnchor } from "../../components/monitoring/alertRules";
-import { parseConfig } from "../../config";
-import { readStackConfig } from "../../config";
+import { parseConfig, readStackConfig } from "../../config";
 import { ProgramRun, runProgram } from "../support/program";
 
 const T = {
