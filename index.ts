@@ -1,10 +1,10 @@
 // Entry point of both stacks: validate the config and check the peer stack (split-brain guard)
 // before any resource is declared, then build this region and export what operators and the
 // peer stack need (the peer reads `role` and `demotionToken`).
-import { formatDuration } from "./components/duration";
-import { loadConfig } from "./components/config";
-import { DrRegion } from "./components/drRegion";
-import { assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/promotion";
+import { formatDuration } from "./model/duration";
+import { loadConfig } from "./config/pulumi";
+import { DrRegion } from "./components/region";
+import { assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/postgres/promotion";
 
 async function main() {
     const config = loadConfig();
@@ -24,7 +24,7 @@ async function main() {
             ? { destinationBucket: config.names.peerBucket, destinationRegion: config.peerRegion, roleArn: region.replication.roleArn }
             : "off (this stack is standby, or drstack:replication.enabled is false)",
         postgresCluster: config.names.cluster,
-        primaryCluster: config.isPrimary ? config.names.cluster : config.names.peerCluster,
+        primaryCluster: config.topology.primary.cluster,
         promotedWith: config.isPrimary ? (promotionToken ? "promotion token (planned switchover)" : config.emergencyFailover ? "emergency failover" : "none") : "n/a",
         // The peer stack passes this on as its promotion token in a planned switchover.
         demotionToken: region.postgres.demotionToken.apply((token) => token ?? ""),

@@ -1,7 +1,7 @@
 // RPO and RTO of a region loss at several commit rates, on the streaming and the log-shipping
 // paths, measured with the drill's own scenarios (drill/scenarios.ts) on this machine.
-import { parseConfig } from "../components/config";
-import { readStackConfig } from "../components/stackFile";
+import { parseConfig } from "../config";
+import { readStackConfig } from "../config";
 import { runScenario, SCENARIOS } from "../drill/scenarios";
 import { drillSettings } from "../drill/topology";
 

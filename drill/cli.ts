@@ -1,6 +1,6 @@
 // `npm run drill`: a real failover and restore, locally, measured against the stack's targets.
 import { Command, InvalidArgumentError } from "commander";
-import { listStacks } from "../components/stackFile";
+import { listStacks } from "../config";
 import { preflight } from "./preflight";
 import { toMarkdown, writeReport } from "./report";
 import { runDrill, SCENARIO_NAMES } from "./run";

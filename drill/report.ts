@@ -4,7 +4,7 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { formatDuration } from "../components/duration";
+import { formatDuration } from "../model/duration";
 import { DrillReport, RpoResult, RtoResult, ScenarioResult, Status, Target, TimelineEvent } from "./types";
 
 // ---------------------------------------------------------------------------------------------

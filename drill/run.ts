@@ -2,9 +2,9 @@
 import { execFileSync } from "child_process";
 import * as os from "os";
 import * as path from "path";
-import { formatDuration } from "../components/duration";
-import { parseConfig } from "../components/config";
-import { readStackConfig } from "../components/stackFile";
+import { formatDuration } from "../model/duration";
+import { parseConfig } from "../config";
+import { readStackConfig } from "../config";
 import { postgresBinDir } from "../local/tools";
 import { runScenario, Sabotage, SCENARIOS } from "./scenarios";
 import { drillSettings } from "./topology";

@@ -2,7 +2,8 @@
 // recovers the way the runbooks do, and measures: RPO as the acknowledged commits missing
 // afterwards, RTO as the time until the new primary accepts a write, plus per-step timings.
 import { Client } from "pg";
-import { formatDuration } from "../components/duration";
+import { formatDuration } from "../model/duration";
+import { logShippingRegionLossBoundSeconds } from "../model/rpo";
 import { JobSandbox } from "../local/jobSandbox";
 import { LocalPostgres } from "../local/postgres";
 import { sleep } from "../local/processes";
@@ -161,7 +162,7 @@ function regionLoss(streaming: boolean): ScenarioBody {
                         (s.config.wal.regionRpoNeedsStreaming ? `, above drstack:rpo.region ${formatDuration(s.config.rpo.regionSeconds)}: the region RPO must be carried by streaming.` : "."),
                 );
             }
-            const predicted = streaming ? undefined : s.archiveTimeoutSeconds + s.uploadAllowanceSeconds + s.replicationLagSeconds + 1;
+            const predicted = streaming ? undefined : logShippingRegionLossBoundSeconds(s.archiveTimeoutSeconds, s.uploadAllowanceSeconds, s.replicationLagSeconds) + 1;
             const judgedSeconds = streaming ? target.seconds : predicted!;
             const outcome = judge(
                 rec,

@@ -4,7 +4,7 @@
 // that streams from the primary (through another cuttable proxy: the inter-region link) and falls
 // back to the standby bucket's archive, as a CloudNativePG replica cluster does.
 import * as path from "path";
-import { DrConfig } from "../components/config";
+import { DrConfig } from "../config";
 import { MotoServer } from "../local/motoServer";
 import { LocalPostgres } from "../local/postgres";
 import { runChecked } from "../local/processes";
@@ -82,10 +82,9 @@ export class Topology {
     ) {}
 
     static async start(settings: DrillSettings, options: TopologyOptions): Promise<Topology> {
-        const c = settings.config;
         // The primary region is the one whose cluster is primary, whichever stack the drill mirrors.
-        const [primaryBucket, standbyBucket] = c.isPrimary ? [c.names.bucket, c.names.peerBucket] : [c.names.peerBucket, c.names.bucket];
-        const [primaryServer, standbyServer] = c.isPrimary ? [c.names.cluster, c.names.peerCluster] : [c.names.peerCluster, c.names.cluster];
+        const { primary: p, standby: s } = settings.config.topology;
+        const [primaryBucket, standbyBucket, primaryServer, standbyServer] = [p.bucket, s.bucket, p.cluster, s.cluster];
         const cleanups: (() => Promise<unknown>)[] = [];
         try {
             const moto = await MotoServer.start();

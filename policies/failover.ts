@@ -1,59 +1,58 @@
 // Failover routing and roles: every failover record is health-checked, and each stack has
 // exactly one role that its record, its cluster and its replication agree on.
-import * as aws from "@pulumi/aws";
-import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { CNPG_CLUSTER_TYPE, drRegions, ofType, REPLICATION_TYPE } from "./stack";
-import { describe } from "./targets";
+import { COMPONENT_TYPES } from "../model/contract";
+import { drRegions, ofType, T } from "./stack";
+import { describe, fixedIn, resourcePolicy, setting, stackPolicy } from "./targets";
 
-export const failoverHealthCheck: ResourceValidationPolicy = {
+export const failoverHealthCheck = resourcePolicy({
     name: "failover-record-health-check",
     description: "Every Route53 failover record has a health check; without one Route53 never fails over.",
-    enforcementLevel: "mandatory",
-    validateResource: validateResourceOfType(aws.route53.Record, (record, args, report) => {
+    types: [T.route53Record],
+    validate: (record, args, report) => {
         if ((record.failoverRoutingPolicies ?? []).length > 0 && !record.healthCheckId) {
-            report(`${describe(args)}: failover record ${record.name} has no healthCheckId; Route53 would never fail over from it`);
+            report(`${describe(args)}: failover record ${record.name} has no healthCheckId; Route53 would never fail over from it`, fixedIn("components/dns/failoverRecord.ts"));
         }
-    }),
-};
+    },
+});
 
-export const singleRole: StackValidationPolicy = {
+export const singleRole = stackPolicy({
     name: "one-role-per-stack",
     description: "Each stack has exactly one role, and its failover record, PostgreSQL cluster and replication agree with it.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, report) => {
+    validate: (args, report) => {
         const regions = drRegions(args.resources);
         if (regions.length !== 1) {
-            report(`the stack declares ${regions.length} DR regions (drstack:region:DrRegion); it must declare exactly one`);
+            report(`the stack declares ${regions.length} DR regions (${COMPONENT_TYPES.region}); it must declare exactly one`, fixedIn("index.ts"));
             return;
         }
         const { role, resource } = regions[0];
         if (role !== "primary" && role !== "standby") {
-            report(`${describe(resource)}: role is ${JSON.stringify(role)}; it must be primary or standby`, resource.urn);
+            report(`${describe(resource)}: role is ${JSON.stringify(role)}; it must be primary or standby`, setting("role"), resource.urn);
             return;
         }
         const expected = role === "primary" ? "PRIMARY" : "SECONDARY";
-        for (const record of ofType(args.resources, "aws:route53/record:Record")) {
+        for (const record of ofType(args.resources, T.route53Record)) {
             for (const policy of record.props.failoverRoutingPolicies ?? []) {
                 if (policy.type !== expected) {
-                    report(`${describe(record)}: failover type is ${policy.type} but the stack's role is ${role} (expected ${expected})`, record.urn);
+                    report(`${describe(record)}: failover type is ${policy.type} but the stack's role is ${role} (expected ${expected})`, setting("role"), record.urn);
                 }
             }
         }
-        for (const cluster of ofType(args.resources, CNPG_CLUSTER_TYPE)) {
+        for (const cluster of ofType(args.resources, T.cnpgCluster)) {
             const replica = cluster.props.spec?.replica ?? {};
             const isPrimary = replica.primary === undefined || replica.primary === replica.self;
             if (isPrimary !== (role === "primary")) {
                 report(
                     `${describe(cluster)}: spec.replica.primary is ${JSON.stringify(replica.primary)} (self ${JSON.stringify(replica.self)}), which makes it ` +
                         `${isPrimary ? "primary" : "a replica"}, but the stack's role is ${role}`,
+                    setting("role"),
                     cluster.urn,
                 );
             }
         }
-        if (role === "standby" && ofType(args.resources, REPLICATION_TYPE).length > 0) {
-            report(`${describe(resource)}: a standby stack replicates its bucket; only the primary may (replication would run both ways)`, resource.urn);
+        if (role === "standby" && ofType(args.resources, T.bucketReplication).length > 0) {
+            report(`${describe(resource)}: a standby stack replicates its bucket; only the primary may (replication would run both ways)`, setting("role"), resource.urn);
         }
     },
-};
+});
 
 export const failoverPolicies = [failoverHealthCheck, singleRole];

@@ -1,71 +1,81 @@
 // Cross-region replication of the backups: on while primary, to another region, with RTC and
 // metrics when required, replicating delete markers, re-encrypting with the destination's key.
-import * as aws from "@pulumi/aws";
-import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { logShippingRegionLossBoundSeconds, RTC_REPLICATION_BOUND_SECONDS } from "../components/rpo";
-import { BARMAN_CLOUD_PLUGIN, CNPG_CLUSTER_TYPE, drRegions, ofType, REPLICATION_TYPE } from "./stack";
-import { describe, formatDuration, parsePgSeconds, targetsOf, targetsSchema } from "./targets";
+// The bounds come from the RPO arithmetic of the program (model/rpo.ts).
+import { BARMAN_CLOUD_PLUGIN } from "../model/contract";
+import { logShippingRegionLossBoundSeconds, RTC_REPLICATION_BOUND_SECONDS } from "../model/rpo";
+import { drRegions, ofType, T } from "./stack";
+import { describe, fixedIn, formatDuration, parsePgSeconds, resourcePolicy, setting, stackPolicy, target, targetsOf } from "./targets";
+import { CNPG_DEFAULT_ARCHIVE_TIMEOUT } from "./walArchiving";
 
-export const replicationRules: ResourceValidationPolicy = {
+const REPLICATION_FILE = "components/storage/replication.ts";
+
+export const replicationRules = resourcePolicy({
     name: "backup-replication-rules",
     description: "Replication rules replicate delete markers and KMS-encrypted objects, re-encrypt with the destination key, and use RTC with metrics when required.",
-    enforcementLevel: "mandatory",
-    configSchema: targetsSchema("requireReplicationTimeControl"),
-    validateResource: validateResourceOfType(aws.s3.BucketReplicationConfig, (rc, args, report) => {
+    types: [T.bucketReplication],
+    targets: ["requireReplicationTimeControl"],
+    validate: (rc, args, report) => {
         const t = targetsOf(args);
-        const rules = rc.rules ?? [];
+        const rules: any[] = rc.rules ?? [];
         if (rules.length === 0) {
-            report(`${describe(args)}: has no replication rule`);
+            report(`${describe(args)}: has no replication rule`, fixedIn(REPLICATION_FILE));
         }
         for (const rule of rules) {
             const id = `rule ${rule.id ?? "(no id)"}`;
             const d = rule.destination;
             if (rule.status !== "Enabled") {
-                report(`${describe(args)}: ${id} status is ${JSON.stringify(rule.status)}; it must be "Enabled"`);
+                report(`${describe(args)}: ${id} status is ${JSON.stringify(rule.status)}; it must be "Enabled"`, setting("replication.enabled"));
             }
             if (rule.deleteMarkerReplication?.status !== "Enabled") {
-                report(`${describe(args)}: ${id} deleteMarkerReplication is ${JSON.stringify(rule.deleteMarkerReplication?.status)}; it must be "Enabled" (a deleted backup must look deleted in the standby region)`);
+                report(
+                    `${describe(args)}: ${id} deleteMarkerReplication is ${JSON.stringify(rule.deleteMarkerReplication?.status)}; it must be "Enabled" (a deleted backup must look deleted in the standby region)`,
+                    fixedIn(REPLICATION_FILE),
+                );
             }
             if (rule.sourceSelectionCriteria?.sseKmsEncryptedObjects?.status !== "Enabled") {
-                report(`${describe(args)}: ${id} sourceSelectionCriteria.sseKmsEncryptedObjects is not "Enabled": SSE-KMS backups would not replicate at all`);
+                report(`${describe(args)}: ${id} sourceSelectionCriteria.sseKmsEncryptedObjects is not "Enabled": SSE-KMS backups would not replicate at all`, fixedIn(REPLICATION_FILE));
             }
             if (!d?.encryptionConfiguration?.replicaKmsKeyId) {
-                report(`${describe(args)}: ${id} destination.encryptionConfiguration.replicaKmsKeyId is not set; replicas must be re-encrypted with the destination region's key`);
+                report(`${describe(args)}: ${id} destination.encryptionConfiguration.replicaKmsKeyId is not set; replicas must be re-encrypted with the destination region's key`, fixedIn(REPLICATION_FILE));
             }
             if (t.flag("requireReplicationTimeControl")) {
                 const minutes = d?.replicationTime?.time?.minutes;
                 if (d?.replicationTime?.status !== "Enabled" || minutes !== RTC_REPLICATION_BOUND_SECONDS / 60) {
                     report(
-                        `${describe(args)}: ${id} destination.replicationTime is ${JSON.stringify(d?.replicationTime ?? null)}; it must be Enabled with 15 minutes ` +
-                            "(target requireReplicationTimeControl)",
+                        `${describe(args)}: ${id} S3 Replication Time Control is off (destination.replicationTime is ${JSON.stringify(d?.replicationTime ?? null)}); ` +
+                            `it must be Enabled with ${RTC_REPLICATION_BOUND_SECONDS / 60} minutes (target requireReplicationTimeControl)`,
+                        target("requireReplicationTimeControl"),
                     );
                 }
                 if (d?.metrics?.status !== "Enabled") {
-                    report(`${describe(args)}: ${id} destination.metrics is not "Enabled"; replication latency cannot be alarmed on (target requireReplicationTimeControl)`);
+                    report(
+                        `${describe(args)}: ${id} destination.metrics is not "Enabled"; replication latency cannot be alarmed on (target requireReplicationTimeControl)`,
+                        target("requireReplicationTimeControl"),
+                    );
                 }
             }
         }
-    }),
-};
+    },
+});
 
 function regionOfArn(arn: unknown): string | undefined {
     return typeof arn === "string" ? arn.split(":")[3] || undefined : undefined;
 }
 
-export const replicationOnPrimary: StackValidationPolicy = {
+export const replicationOnPrimary = stackPolicy({
     name: "backup-replication-on-primary",
     description: "The primary's backup bucket replicates to a bucket in another region.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, report) => {
+    validate: (args, report) => {
         for (const region of drRegions(args.resources)) {
             if (region.role !== "primary") {
                 continue;
             }
-            const configs = ofType(args.resources, REPLICATION_TYPE);
+            const configs = ofType(args.resources, T.bucketReplication);
             if (configs.length === 0) {
                 report(
                     `${describe(region.resource)}: this stack is primary in ${region.region} but its backup bucket does not replicate ` +
                         `(drstack:replication.enabled is ${region.replicationEnabled}); a region loss would take the backups with it`,
+                    setting("replication.enabled"),
                     region.resource.urn,
                 );
             }
@@ -73,24 +83,24 @@ export const replicationOnPrimary: StackValidationPolicy = {
                 for (const rule of config.props.rules ?? []) {
                     const destination = regionOfArn(rule.destination?.encryptionConfiguration?.replicaKmsKeyId);
                     if (destination === region.region) {
-                        report(`${describe(config)}: replicates into ${destination}, the stack's own region; the destination must be another region`, config.urn);
+                        report(`${describe(config)}: replicates into ${destination}, the stack's own region; the destination must be another region`, setting("peerRegion"), config.urn);
                     }
                 }
             }
         }
     },
-};
+});
 
-export const logShippingRegionRpo: StackValidationPolicy = {
+export const logShippingRegionRpo = stackPolicy({
     name: "region-rpo-needs-streaming",
     description: "A region RPO below the log-shipping bound (archive_timeout + upload + the 15-minute RTC bound) cannot rely on S3 replication alone: the standby must stream.",
     enforcementLevel: "advisory",
-    configSchema: targetsSchema("rpoRegion", "walUploadAllowance"),
-    validateStack: (args, report) => {
+    targets: ["rpoRegion", "walUploadAllowance"],
+    validate: (args, report) => {
         const t = targetsOf(args);
-        for (const cluster of ofType(args.resources, CNPG_CLUSTER_TYPE)) {
+        for (const cluster of ofType(args.resources, T.cnpgCluster)) {
             const spec = cluster.props.spec ?? {};
-            const archiveTimeout = parsePgSeconds(spec.postgresql?.parameters?.archive_timeout ?? "5min") ?? 300;
+            const archiveTimeout = parsePgSeconds(spec.postgresql?.parameters?.archive_timeout ?? CNPG_DEFAULT_ARCHIVE_TIMEOUT) ?? 300;
             const bound = logShippingRegionLossBoundSeconds(archiveTimeout, t.seconds("walUploadAllowance"));
             const source = (spec.externalClusters ?? []).find((c: any) => c.name === spec.replica?.source);
             const streams = source?.connectionParameters !== undefined;
@@ -98,13 +108,14 @@ export const logShippingRegionRpo: StackValidationPolicy = {
             if (!streams && archives && bound > t.seconds("rpoRegion")) {
                 report(
                     `${describe(cluster)}: the standby side receives WAL only through the S3 archive, which bounds region-loss data loss at ` +
-                        `${formatDuration(bound)} (archive_timeout ${formatDuration(archiveTimeout)} + upload ${t.text("walUploadAllowance")} + S3 RTC 15m); ` +
-                        `target rpoRegion ${t.text("rpoRegion")} needs streaming replication (drstack:streaming)`,
+                        `${formatDuration(bound)} (archive_timeout ${formatDuration(archiveTimeout)} + upload ${t.text("walUploadAllowance")} + S3 RTC ${formatDuration(RTC_REPLICATION_BOUND_SECONDS)}); ` +
+                        `target rpoRegion ${t.text("rpoRegion")} needs streaming replication`,
+                    setting("streaming"),
                     cluster.urn,
                 );
             }
         }
     },
-};
+});
 
 export const replicationPolicies = [replicationRules, replicationOnPrimary, logShippingRegionRpo];

@@ -1,15 +1,11 @@
 // What a stack policy needs to know about the stack as a whole: its DrRegion (role, region),
 // read from the component's inputs, which the engine passes to analyzers like any resource.
+// Type tokens and names come from the contract (model/contract.ts), as the program declares them.
 import { PolicyResource } from "@pulumi/policy";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../model/contract";
 
-export const DR_REGION_TYPE = "drstack:region:DrRegion";
-export const CNPG_CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster";
-export const OBJECT_STORE_TYPE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore";
-export const SCHEDULED_BACKUP_TYPE = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup";
-export const PROMETHEUS_RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
-export const CRONJOB_TYPE = "kubernetes:batch/v1:CronJob";
-export const REPLICATION_TYPE = "aws:s3/bucketReplicationConfig:BucketReplicationConfig";
-export const BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io";
+export const DR_REGION_TYPE = COMPONENT_TYPES.region;
+export const T = RESOURCE_TYPES;
 
 export interface StackRegion {
     resource: PolicyResource;

@@ -1,75 +1,79 @@
 // S3 backup buckets: versioning, KMS, public access, TLS-only, lifecycle retention, Object Lock.
 // Resource policies check each S3 setting resource; the stack policy checks that every backup
-// bucket has all of them.
+// bucket has all of them. Backup buckets are found by the contract's purpose tag.
 
-import * as aws from "@pulumi/aws";
-import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { describe, targetsOf, targetsSchema } from "./targets";
+import { PolicyResource } from "@pulumi/policy";
+import { BACKUP_PURPOSE_TAG } from "../model/contract";
+import { T } from "./stack";
+import { describe, fixedIn, resourcePolicy, setting, stackPolicy, target, targetsOf } from "./targets";
 
-/** Backup buckets carry this tag (components/drRegion.ts). */
-export const BACKUP_PURPOSE_TAG = { key: "drstack:purpose", value: "postgresql-backups" };
+export { BACKUP_PURPOSE_TAG };
+const BUCKET_FILE = "components/storage/backupBucket.ts";
 
-export const bucketVersioning: ResourceValidationPolicy = {
+export const bucketVersioning = resourcePolicy({
     name: "backup-bucket-versioning",
     description: "Backup buckets keep every version: an overwritten or deleted backup stays restorable.",
-    enforcementLevel: "mandatory",
-    validateResource: validateResourceOfType(aws.s3.BucketVersioning, (v, args, report) => {
+    types: [T.bucketVersioning],
+    validate: (v, args, report) => {
         const status = v.versioningConfiguration?.status;
         if (status !== "Enabled") {
-            report(`${describe(args)}: versioningConfiguration.status is ${JSON.stringify(status)}; it must be "Enabled" (backups must survive overwrites and deletes within the recovery window)`);
+            report(
+                `${describe(args)}: versioningConfiguration.status is ${JSON.stringify(status)}; it must be "Enabled" (backups must survive overwrites and deletes within the recovery window)`,
+                fixedIn(BUCKET_FILE),
+            );
         }
-    }),
-};
+    },
+});
 
-export const bucketKmsEncryption: ResourceValidationPolicy = {
+export const bucketKmsEncryption = resourcePolicy({
     name: "backup-bucket-kms-encryption",
     description: "Backup buckets encrypt by default with a customer-managed KMS key (SSE-KMS).",
-    enforcementLevel: "mandatory",
-    validateResource: validateResourceOfType(aws.s3.BucketServerSideEncryptionConfiguration, (sse, args, report) => {
-        const rules = sse.rules ?? [];
+    types: [T.bucketEncryption],
+    validate: (sse, args, report) => {
+        const rules: any[] = sse.rules ?? [];
         const byDefault = rules.map((r) => r.applyServerSideEncryptionByDefault).find((d) => d !== undefined);
         if (byDefault?.sseAlgorithm !== "aws:kms") {
-            report(`${describe(args)}: default encryption is ${JSON.stringify(byDefault?.sseAlgorithm)}; it must be "aws:kms"`);
+            report(`${describe(args)}: default encryption is ${JSON.stringify(byDefault?.sseAlgorithm)}; it must be "aws:kms"`, fixedIn(BUCKET_FILE));
         } else if (!byDefault.kmsMasterKeyId) {
-            report(`${describe(args)}: SSE-KMS names no key (kmsMasterKeyId), so the AWS-managed key is used; use the customer-managed key`);
+            report(`${describe(args)}: SSE-KMS names no key (kmsMasterKeyId), so the AWS-managed key is used; use the customer-managed key`, fixedIn(BUCKET_FILE));
         }
-    }),
-};
+    },
+});
 
-export const keyRotation: ResourceValidationPolicy = {
+export const keyRotation = resourcePolicy({
     name: "backup-key-rotation",
     description: "KMS keys that encrypt backups rotate automatically.",
-    enforcementLevel: "mandatory",
-    validateResource: validateResourceOfType(aws.kms.Key, (key, args, report) => {
+    types: [T.kmsKey],
+    validate: (key, args, report) => {
         if (key.enableKeyRotation !== true) {
-            report(`${describe(args)}: enableKeyRotation is ${JSON.stringify(key.enableKeyRotation)}; it must be true`);
+            report(`${describe(args)}: enableKeyRotation is ${JSON.stringify(key.enableKeyRotation)}; it must be true`, fixedIn(BUCKET_FILE));
         }
-    }),
-};
+    },
+});
 
-export const publicAccessBlocked: ResourceValidationPolicy = {
+export const publicAccessBlocked = resourcePolicy({
     name: "backup-bucket-public-access-blocked",
     description: "Backup buckets block every kind of public access.",
-    enforcementLevel: "mandatory",
-    validateResource: validateResourceOfType(aws.s3.BucketPublicAccessBlock, (block, args, report) => {
+    types: [T.bucketPublicAccessBlock],
+    validate: (block, args, report) => {
         for (const setting of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"] as const) {
             if (block[setting] !== true) {
-                report(`${describe(args)}: ${setting} is ${JSON.stringify(block[setting])}; it must be true`);
+                report(`${describe(args)}: ${setting} is ${JSON.stringify(block[setting])}; it must be true`, fixedIn(BUCKET_FILE));
             }
         }
-    }),
-};
+    },
+});
 
-export const tlsOnly: ResourceValidationPolicy = {
+export const tlsOnly = resourcePolicy({
     name: "backup-bucket-tls-only",
     description: "Backup bucket policies deny any request not made over TLS.",
-    enforcementLevel: "mandatory",
-    validateResource: validateResourceOfType(aws.s3.BucketPolicy, (bp, args, report) => {
+    types: [T.bucketPolicy],
+    validate: (bp, args, report) => {
         let document: any;
         try {
             document = typeof bp.policy === "string" ? JSON.parse(bp.policy) : bp.policy;
         } catch {
-            report(`${describe(args)}: policy is not valid JSON`);
+            report(`${describe(args)}: policy is not valid JSON`, fixedIn(BUCKET_FILE));
             return;
         }
         const statements: any[] = [].concat(document?.Statement ?? []);
@@ -80,26 +84,27 @@ export const tlsOnly: ResourceValidationPolicy = {
                 String(s.Condition?.Bool?.["aws:SecureTransport"]) === "false",
         );
         if (!denies) {
-            report(`${describe(args)}: no statement denies s3:* when aws:SecureTransport is false; backups must only move over TLS`);
+            report(`${describe(args)}: no statement denies s3:* when aws:SecureTransport is false; backups must only move over TLS`, fixedIn(BUCKET_FILE));
         }
-    }),
-};
+    },
+});
 
-export const noncurrentRetention: ResourceValidationPolicy = {
+export const noncurrentRetention = resourcePolicy({
     name: "backup-bucket-noncurrent-retention",
     description: "Lifecycle rules keep noncurrent versions at least as long as the recovery window.",
-    enforcementLevel: "mandatory",
-    configSchema: targetsSchema("recoveryWindow"),
-    validateResource: validateResourceOfType(aws.s3.BucketLifecycleConfiguration, (lc, args, report) => {
+    types: [T.bucketLifecycle],
+    targets: ["recoveryWindow"],
+    validate: (lc, args, report) => {
         const t = targetsOf(args);
         const windowDays = Math.ceil(t.seconds("recoveryWindow") / 86400);
-        const rules = (lc.rules ?? []).filter((r) => r.status === "Enabled");
+        const rules = ((lc.rules ?? []) as any[]).filter((r) => r.status === "Enabled");
         for (const r of rules) {
             const days = r.noncurrentVersionExpiration?.noncurrentDays;
             if (days !== undefined && days < windowDays) {
                 report(
                     `${describe(args)}: rule ${r.id} noncurrentVersionExpiration.noncurrentDays is ${days}; the limit is at least ${windowDays} ` +
                         `(target recoveryWindow ${t.text("recoveryWindow")})`,
+                    setting("backupBucket.noncurrentVersionRetention"),
                 );
             }
             const wholeBucket = !r.filter?.prefix && !r.filter?.and && !r.filter?.tag && !r.prefix;
@@ -107,52 +112,55 @@ export const noncurrentRetention: ResourceValidationPolicy = {
                 report(
                     `${describe(args)}: rule ${r.id} expires current objects of the whole bucket after ${r.expiration.days} days; ` +
                         `the limit is at least ${windowDays} (target recoveryWindow ${t.text("recoveryWindow")})`,
+                    target("recoveryWindow"),
                 );
             }
         }
         if (!rules.some((r) => r.noncurrentVersionExpiration !== undefined)) {
-            report(`${describe(args)}: no rule expires noncurrent versions; add one keeping them ${windowDays} days (target recoveryWindow ${t.text("recoveryWindow")})`);
+            report(
+                `${describe(args)}: no rule expires noncurrent versions; add one keeping them ${windowDays} days (target recoveryWindow ${t.text("recoveryWindow")})`,
+                fixedIn(BUCKET_FILE),
+            );
         }
-    }),
-};
+    },
+});
 
-export const objectLock: ResourceValidationPolicy = {
+export const objectLock = resourcePolicy({
     name: "backup-bucket-object-lock",
     description: "When required, backup buckets use S3 Object Lock with at least the minimum default retention.",
-    enforcementLevel: "mandatory",
-    configSchema: targetsSchema("requireObjectLock", "minObjectLockRetention"),
-    validateResource: [
-        validateResourceOfType(aws.s3.Bucket, (bucket, args, report) => {
-            const t = targetsOf(args);
-            const tags = (bucket.tags ?? {}) as Record<string, string>;
-            if (t.flag("requireObjectLock") && tags[BACKUP_PURPOSE_TAG.key] === BACKUP_PURPOSE_TAG.value && bucket.objectLockEnabled !== true) {
-                report(`${describe(args)}: objectLockEnabled is ${JSON.stringify(bucket.objectLockEnabled)}; it must be true (target requireObjectLock)`);
+    types: [T.bucket, T.bucketObjectLock],
+    targets: ["requireObjectLock", "minObjectLockRetention"],
+    validate: (props, args, report) => {
+        const t = targetsOf(args);
+        if (args.type === T.bucket) {
+            const tags = (props.tags ?? {}) as Record<string, string>;
+            if (t.flag("requireObjectLock") && tags[BACKUP_PURPOSE_TAG.key] === BACKUP_PURPOSE_TAG.value && props.objectLockEnabled !== true) {
+                report(`${describe(args)}: objectLockEnabled is ${JSON.stringify(props.objectLockEnabled)}; it must be true (target requireObjectLock)`, target("requireObjectLock"));
             }
-        }),
-        validateResourceOfType(aws.s3.BucketObjectLockConfiguration, (lock, args, report) => {
-            const t = targetsOf(args);
-            const retention = lock.rule?.defaultRetention;
-            const days = (retention?.days ?? 0) + (retention?.years ?? 0) * 365;
-            const minDays = Math.ceil(t.seconds("minObjectLockRetention") / 86400);
-            if (!retention?.mode) {
-                report(`${describe(args)}: rule.defaultRetention.mode is not set; use GOVERNANCE or COMPLIANCE`);
-            }
-            if (days < minDays) {
-                report(
-                    `${describe(args)}: rule.defaultRetention is ${days} days; the limit is at least ${minDays} days ` +
-                        `(target minObjectLockRetention ${t.text("minObjectLockRetention")})`,
-                );
-            }
-        }),
-    ],
-};
+            return;
+        }
+        const retention = props.rule?.defaultRetention;
+        const days = (retention?.days ?? 0) + (retention?.years ?? 0) * 365;
+        const minDays = Math.ceil(t.seconds("minObjectLockRetention") / 86400);
+        if (!retention?.mode) {
+            report(`${describe(args)}: rule.defaultRetention.mode is not set; use GOVERNANCE or COMPLIANCE`, setting("backupBucket.objectLock.mode"));
+        }
+        if (days < minDays) {
+            report(
+                `${describe(args)}: rule.defaultRetention is ${days} days; the limit is at least ${minDays} days ` +
+                    `(target minObjectLockRetention ${t.text("minObjectLockRetention")})`,
+                target("minObjectLockRetention"),
+            );
+        }
+    },
+});
 
 const REQUIRED_SETTINGS: [string, string][] = [
-    ["aws:s3/bucketVersioning:BucketVersioning", "versioning"],
-    ["aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "default encryption"],
-    ["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "public access block"],
-    ["aws:s3/bucketPolicy:BucketPolicy", "bucket policy"],
-    ["aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "lifecycle configuration"],
+    [T.bucketVersioning, "versioning"],
+    [T.bucketEncryption, "default encryption"],
+    [T.bucketPublicAccessBlock, "public access block"],
+    [T.bucketPolicy, "bucket policy"],
+    [T.bucketLifecycle, "lifecycle configuration"],
 ];
 
 /** The S3 resources that configure the same bucket: its siblings under the same component. */
@@ -160,33 +168,29 @@ export function siblings(resource: PolicyResource, all: PolicyResource[]): Polic
     return all.filter((r) => r !== resource && r.parent !== undefined && r.parent?.urn === resource.parent?.urn);
 }
 
-export const backupBucketComplete: StackValidationPolicy = {
+export const backupBucketComplete = stackPolicy({
     name: "backup-bucket-complete",
     description: "Every backup bucket has versioning, default encryption, a public access block, a bucket policy and lifecycle rules (and Object Lock when required).",
-    enforcementLevel: "mandatory",
-    configSchema: targetsSchema("requireObjectLock"),
-    validateStack: (args, report) => {
+    targets: ["requireObjectLock"],
+    validate: (args, report) => {
         const t = targetsOf(args);
-        const buckets = args.resources.filter(
-            (r) => r.type === "aws:s3/bucket:Bucket" && (r.props.tags ?? {})[BACKUP_PURPOSE_TAG.key] === BACKUP_PURPOSE_TAG.value,
-        );
+        const buckets = args.resources.filter((r) => r.type === T.bucket && (r.props.tags ?? {})[BACKUP_PURPOSE_TAG.key] === BACKUP_PURPOSE_TAG.value);
         if (buckets.length === 0) {
-            report(`the stack declares no backup bucket (an aws.s3.Bucket tagged ${BACKUP_PURPOSE_TAG.key}=${BACKUP_PURPOSE_TAG.value})`);
+            report(`the stack declares no backup bucket (an aws.s3.Bucket tagged ${BACKUP_PURPOSE_TAG.key}=${BACKUP_PURPOSE_TAG.value})`, fixedIn(BUCKET_FILE));
         }
         for (const bucket of buckets) {
             const types = new Set(siblings(bucket, args.resources).map((r) => r.type));
-            const required = [...REQUIRED_SETTINGS];
-            if (t.flag("requireObjectLock")) {
-                required.push(["aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "Object Lock configuration (target requireObjectLock)"]);
-            }
-            for (const [type, what] of required) {
+            for (const [type, what] of REQUIRED_SETTINGS) {
                 if (!types.has(type)) {
-                    report(`${describe(bucket)} ${bucket.props.bucket}: has no ${what}`, bucket.urn);
+                    report(`${describe(bucket)} ${bucket.props.bucket}: has no ${what}`, fixedIn(BUCKET_FILE), bucket.urn);
                 }
+            }
+            if (t.flag("requireObjectLock") && !types.has(T.bucketObjectLock)) {
+                report(`${describe(bucket)} ${bucket.props.bucket}: has no Object Lock configuration (target requireObjectLock)`, target("requireObjectLock"), bucket.urn);
             }
         }
     },
-};
+});
 
 export const storagePolicies = [
     bucketVersioning,

@@ -1,33 +1,22 @@
-// The recovery targets the pack enforces, from the pack's config (policy-config.json), and the
-// helpers every policy module shares. Durations are written as in stack config ("5m", "30d")
-// and read with the same parser and RPO arithmetic as the program (components/duration.ts,
-// components/rpo.ts), so the pack and the program cannot disagree about what "5m" means.
+// The pack's shared helpers: the recovery targets (stated once, in model/targets.ts) read from the
+// pack config, and the one way policies are declared (resourcePolicy: type check + notApplicable;
+// stackPolicy), whose report() requires the stack setting that fixes a violation, so every message
+// tells the user which `drstack:` key to change. Durations use the program's parser
+// (model/duration.ts), so the pack and the program cannot disagree about what "5m" means.
 
-import { PolicyConfigSchema, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
-import { formatDuration, parseDuration } from "../components/duration";
+import { EnforcementLevel, PolicyConfigSchema, PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { configKey } from "../model/contract";
+import { formatDuration, parseDuration } from "../model/duration";
+import { TargetKey, TARGETS } from "../model/targets";
 
-/** Every target a policy may need, with the defaults of the shipped stacks. */
-export const TARGET_PROPERTIES = {
-    rpoRegion: { type: "string", default: "5m", description: "RPO for the loss of a region" },
-    rpoDataCorruption: { type: "string", default: "5m", description: "RPO for corruption / accidental deletion (point-in-time restore)" },
-    rtoRegion: { type: "string", default: "30m", description: "RTO for the loss of a region" },
-    rtoDataCorruption: { type: "string", default: "1h", description: "RTO for a point-in-time restore" },
-    recoveryWindow: { type: "string", default: "30d", description: "How far back point-in-time restore must reach" },
-    walUploadAllowance: { type: "string", default: "30s", description: "Time allowed to upload one WAL segment" },
-    requireReplicationTimeControl: { type: "boolean", default: true, description: "S3 replication must use RTC (15-minute SLA)" },
-    requireObjectLock: { type: "boolean", default: true, description: "Backup buckets must use S3 Object Lock" },
-    minObjectLockRetention: { type: "string", default: "7d", description: "Shortest acceptable Object Lock default retention" },
-    maxBaseBackupInterval: { type: "string", default: "1d", description: "Longest acceptable gap between base backups" },
-    maxVerificationInterval: { type: "string", default: "7d", description: "Longest acceptable gap between restore verifications" },
-} as const;
-
-export type TargetKey = keyof typeof TARGET_PROPERTIES;
+export { formatDuration, TargetKey };
 
 /** A configSchema holding just the targets a policy reads. */
-export function targetsSchema(...keys: TargetKey[]): PolicyConfigSchema {
+export function targetsSchema(keys: readonly TargetKey[]): PolicyConfigSchema {
     const properties: PolicyConfigSchema["properties"] = {};
     for (const key of keys) {
-        properties[key] = { ...TARGET_PROPERTIES[key] } as PolicyConfigSchema["properties"][string];
+        const { type, default: fallback, description } = TARGETS[key];
+        properties[key] = { type, default: fallback, description } as PolicyConfigSchema["properties"][string];
     }
     return { properties };
 }
@@ -41,7 +30,7 @@ export interface Targets {
 
 export function targetsOf(args: ResourceValidationArgs | StackValidationArgs): Targets {
     const config = args.getConfig<Record<string, unknown>>();
-    const value = (key: TargetKey) => config[key] ?? TARGET_PROPERTIES[key].default;
+    const value = (key: TargetKey) => config[key] ?? TARGETS[key].default;
     return {
         seconds(key) {
             const text = String(value(key));
@@ -56,7 +45,64 @@ export function targetsOf(args: ResourceValidationArgs | StackValidationArgs): T
     };
 }
 
-export { formatDuration };
+/** How to fix a violation: a stack setting, the setting a target mirrors, or nothing a user sets. */
+export type Fix = { setting: string } | { fixedIn: string };
+export const setting = (path: string): Fix => ({ setting: path });
+export const target = (key: TargetKey): Fix => ({ setting: TARGETS[key].setting });
+/** drstack always declares this; a violation means a changed component or a resource from elsewhere. */
+export const fixedIn = (file: string): Fix => ({ fixedIn: file });
+
+export function withFix(message: string, fix: Fix): string {
+    return "setting" in fix
+        ? `${message} [stack setting: ${configKey(fix.setting)}]`
+        : `${message} [fixed by drstack in ${fix.fixedIn}; no stack setting changes it]`;
+}
+
+export type Report = (message: string, fix: Fix, urn?: string) => void;
+
+interface PolicyBase {
+    name: string;
+    description: string;
+    enforcementLevel?: EnforcementLevel;
+    /** The targets the policy reads (its configSchema). */
+    targets?: readonly TargetKey[];
+}
+
+/** A policy on resources of the given type token(s); other resources are not applicable. */
+export function resourcePolicy(
+    def: PolicyBase & {
+        types: readonly string[];
+        /** Narrows the policy to some resources of those types, saying which. */
+        only?: { when: (props: Record<string, any>) => boolean; what: string };
+        validate: (props: Record<string, any>, args: ResourceValidationArgs, report: Report) => void;
+    },
+): ResourceValidationPolicy {
+    return {
+        name: def.name,
+        description: def.description,
+        enforcementLevel: def.enforcementLevel ?? "mandatory",
+        configSchema: def.targets ? targetsSchema(def.targets) : undefined,
+        validateResource: (args, report) => {
+            if (!def.types.includes(args.type)) {
+                return args.notApplicable(`Policy only applies to resources of type ${def.types.map((t) => `'${t}'`).join(", ")}`);
+            }
+            if (def.only && !def.only.when(args.props ?? {})) {
+                return args.notApplicable(`Policy only applies to ${def.only.what}`);
+            }
+            def.validate(args.props ?? {}, args, (message, fix) => report(withFix(message, fix)));
+        },
+    };
+}
+
+export function stackPolicy(def: PolicyBase & { validate: (args: StackValidationArgs, report: Report) => void }): StackValidationPolicy {
+    return {
+        name: def.name,
+        description: def.description,
+        enforcementLevel: def.enforcementLevel ?? "mandatory",
+        configSchema: def.targets ? targetsSchema(def.targets) : undefined,
+        validateStack: (args, report) => def.validate(args, (message, fix, urn) => report(withFix(message, fix), urn)),
+    };
+}
 
 /** PostgreSQL time settings: a bare number is seconds; units ms, s, min, h, d. */
 export function parsePgSeconds(value: unknown): number | undefined {
@@ -72,3 +118,5 @@ export function parsePgSeconds(value: unknown): number | undefined {
 export function describe(args: { name: string; type: string }): string {
     return `${args.name} (${args.type.split(":").pop()})`;
 }
+
+export type { PolicyResource };

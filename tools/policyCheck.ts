@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { listStacks, PROJECT_ROOT, readStackFile } from "../components/stackFile";
+import { listStacks, PROJECT_ROOT, readStackFile } from "../config";
 import { allPolicies } from "../policies/all";
 import { DeclaredResource, evaluate, PackConfig, Violation } from "../policies/evaluate";
 import { Overrides, runProgram } from "./offline/program";

@@ -3,9 +3,8 @@
 import { Command } from "commander";
 import * as fs from "fs";
 import { stringify } from "yaml";
-import { alertRuleGroups } from "../components/alertRules";
-import { parseConfig } from "../components/config";
-import { readStackConfig } from "../components/stackFile";
+import { alertRuleGroups } from "../components/monitoring/alertRules";
+import { parseConfig, readStackConfig } from "../config";
 
 export function rulesFileFor(stack: string): string {
     const config = parseConfig(readStackConfig(stack), stack);

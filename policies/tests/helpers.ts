@@ -24,10 +24,19 @@ function declared(fixtures: Fixture[]): DeclaredResource[] {
     });
 }
 
-/** Violation messages of `policy` for these resources, with optional policy config. */
+/** What ends every violation message: the stack setting to change, or that no setting changes it. */
+export const FIX_SUFFIX = /\[(stack setting: drstack:[A-Za-z][\w.-]*|fixed by drstack in [\w/.]+\.ts; no stack setting changes it)\]$/;
+
+/** Violation messages of `policy` for these resources, with optional policy config. Every message must say how to fix it. */
 export async function violations(policy: Policy, fixtures: Fixture | Fixture[], config?: Record<string, unknown>): Promise<string[]> {
     const pack: PackConfig = config ? { [policy.name]: config } : {};
-    return (await evaluate([policy], declared(([] as Fixture[]).concat(fixtures)), pack)).map((v) => v.message);
+    const messages = (await evaluate([policy], declared(([] as Fixture[]).concat(fixtures)), pack)).map((v) => v.message);
+    for (const message of messages) {
+        if (!FIX_SUFFIX.test(message)) {
+            throw new Error(`policy ${policy.name}: the message does not name the stack setting to change: ${message}`);
+        }
+    }
+    return messages;
 }
 
 /** A deep copy of `props` with `path` (dot separated) set to `value` (undefined removes it). */

@@ -42,7 +42,7 @@ describe("policies: replication", () => {
         ["delete markers not replicated", "deleteMarkerReplication.status", "Disabled", /deleteMarkerReplication is "Disabled"; it must be "Enabled"/],
         ["SSE-KMS objects not selected", "sourceSelectionCriteria", undefined, /sseKmsEncryptedObjects is not "Enabled"/],
         ["no re-encryption key", "destination.encryptionConfiguration", undefined, /replicaKmsKeyId is not set/],
-        ["no RTC", "destination.replicationTime", undefined, /destination\.replicationTime is null; it must be Enabled with 15 minutes \(target requireReplicationTimeControl\)/],
+        ["no RTC", "destination.replicationTime", undefined, /S3 Replication Time Control is off \(destination\.replicationTime is null\); it must be Enabled with 15 minutes \(target requireReplicationTimeControl\) \[stack setting: drstack:replication\.replicationTimeControl\]$/],
         ["no metrics", "destination.metrics.status", "Disabled", /destination\.metrics is not "Enabled"/],
     ];
     for (const [name, path, value, expected] of broken) {

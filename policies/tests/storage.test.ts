@@ -9,6 +9,7 @@ import {
     publicAccessBlocked,
     tlsOnly,
 } from "../storage";
+import { COMPONENT_TYPES } from "../../model/contract";
 import { Fixture, violations, withProp } from "./helpers";
 
 const versioning: Fixture = { type: "aws:s3/bucketVersioning:BucketVersioning", props: { bucket: "b", versioningConfiguration: { status: "Enabled" } } };
@@ -75,7 +76,7 @@ describe("policies: S3 backup buckets", () => {
         it(`backup-bucket-public-access-blocked: fails when ${setting} is false`, async () => {
             assert.deepEqual(await violations(publicAccessBlocked, block), []);
             const found = await violations(publicAccessBlocked, { ...block, props: withProp(block.props, setting, false) });
-            assert.deepEqual(found, [`res0 (BucketPublicAccessBlock): ${setting} is false; it must be true`]);
+            assert.deepEqual(found, [`res0 (BucketPublicAccessBlock): ${setting} is false; it must be true [fixed by drstack in components/storage/backupBucket.ts; no stack setting changes it]`]);
         });
     }
 
@@ -89,7 +90,7 @@ describe("policies: S3 backup buckets", () => {
     it("backup-bucket-noncurrent-retention: passes at the window; fails below it, with no rule, or expiring current objects early", async () => {
         assert.deepEqual(await violations(noncurrentRetention, lifecycle), []);
         const short = withProp(lifecycle.props, "rules", [{ id: "noncurrent", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 7 } }]);
-        assert.match((await violations(noncurrentRetention, { ...lifecycle, props: short }))[0], /rule noncurrent noncurrentVersionExpiration\.noncurrentDays is 7; the limit is at least 30 \(target recoveryWindow 30d\)/);
+        assert.match((await violations(noncurrentRetention, { ...lifecycle, props: short }))[0], /rule noncurrent noncurrentVersionExpiration\.noncurrentDays is 7; the limit is at least 30 \(target recoveryWindow 30d\) \[stack setting: drstack:backupBucket\.noncurrentVersionRetention\]/);
         const none = withProp(lifecycle.props, "rules", [lifecycle.props.rules[1]]);
         assert.match((await violations(noncurrentRetention, { ...lifecycle, props: none }))[0], /no rule expires noncurrent versions/);
         const expiring = withProp(lifecycle.props, "rules", [...lifecycle.props.rules, { id: "purge", status: "Enabled", filter: {}, expiration: { days: 10 } }]);
@@ -113,11 +114,11 @@ describe("policies: S3 backup buckets", () => {
 
     it("backup-bucket-complete: every backup bucket has all its settings; a missing one is named", async () => {
         const children = [versioning, sse, block, tls, lifecycle, lock].map((f) => ({ ...f, parent: "component" }));
-        const component: Fixture = { type: "drstack:storage:BackupBucket", name: "component", props: {} };
+        const component: Fixture = { type: COMPONENT_TYPES.backupBucket, name: "component", props: {} };
         const full = [component, { ...bucket, parent: "component" }, ...children];
         assert.deepEqual(await violations(backupBucketComplete, full), []);
         const noVersioning = full.filter((f) => f !== children[0]);
-        assert.deepEqual(await violations(backupBucketComplete, noVersioning), ["bucket (Bucket) b: has no versioning"]);
+        assert.deepEqual(await violations(backupBucketComplete, noVersioning), ["bucket (Bucket) b: has no versioning [fixed by drstack in components/storage/backupBucket.ts; no stack setting changes it]"]);
         assert.match((await violations(backupBucketComplete, [component]))[0], /declares no backup bucket/);
     });
 });

@@ -7,9 +7,8 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { alertRuleGroups } from "../../components/alertRules";
-import { parseConfig } from "../../components/config";
-import { readStackConfig } from "../../components/stackFile";
+import { alertRuleGroups } from "../../components/monitoring/alertRules";
+import { parseConfig, readStackConfig } from "../../config";
 import { rulesFileFor } from "../../tools/rules";
 
 const GENERATED = path.join(__dirname, "generated");

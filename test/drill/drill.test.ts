@@ -10,8 +10,7 @@ import { runDrill, SCENARIO_NAMES } from "../../drill/run";
 import { drillSettings, Topology } from "../../drill/topology";
 import { DrillReport } from "../../drill/types";
 import { presentSeqs, TABLE, Workload } from "../../drill/workload";
-import { parseConfig } from "../../components/config";
-import { readStackConfig } from "../../components/stackFile";
+import { parseConfig, readStackConfig } from "../../config";
 import { processesMentioning } from "../../local/jobSandbox";
 import { sleep } from "../../local/processes";
 

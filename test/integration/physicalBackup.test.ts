@@ -5,8 +5,7 @@ import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parseConfig } from "../../components/config";
-import { readStackConfig } from "../../components/stackFile";
+import { parseConfig, readStackConfig } from "../../config";
 import { MotoServer } from "../../local/motoServer";
 import { LocalPostgres } from "../../local/postgres";
 import { runChecked, sleep, waitFor } from "../../local/processes";
@@ -27,7 +26,7 @@ import {
     requireJobTools,
 } from "./harness";
 
-/** Short, so the test need not wait minutes; production's comes from components/config.ts. */
+/** Short, so the test need not wait minutes; production's comes from config/derive.ts. */
 const ARCHIVE_TIMEOUT_SECONDS = 5;
 
 interface ArchiverStats {

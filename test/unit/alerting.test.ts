@@ -2,9 +2,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { alertRuleGroups, runbookAnchor } from "../../components/alertRules";
-import { parseConfig } from "../../components/config";
-import { readStackConfig } from "../../components/stackFile";
+import { alertRuleGroups, runbookAnchor } from "../../components/monitoring/alertRules";
+import { parseConfig, readStackConfig } from "../../config";
 import { ProgramRun, runProgram } from "../support/program";
 
 const T = {

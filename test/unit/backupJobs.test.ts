@@ -3,8 +3,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { SCRIPTS_DIR } from "../../components/backupJobs";
-import { minIntervalSeconds } from "../../components/schedule";
+import { SCRIPTS_DIR } from "../../components/backups/jobs";
+import { minIntervalSeconds } from "../../model/schedule";
 import { ProgramRun, runProgram, runProgramExpectingError } from "../support/program";
 
 const CRONJOB = "kubernetes:batch/v1:CronJob";

@@ -1,10 +1,10 @@
 // The config module: derived settings follow the RPO, and each class of bad value is rejected
 // with a message that names the key, the bad value and what is allowed.
 import { strict as assert } from "assert";
-import { ConfigError, parseConfig } from "../../components/config";
-import { formatDuration, parseDuration } from "../../components/duration";
-import { regionShortCode } from "../../components/naming";
-import { logShippingRegionLossBoundSeconds, RTC_REPLICATION_BOUND_SECONDS } from "../../components/rpo";
+import { ConfigError, parseConfig } from "../../config";
+import { formatDuration, parseDuration } from "../../model/duration";
+import { regionShortCode } from "../../model/naming";
+import { logShippingRegionLossBoundSeconds, RTC_REPLICATION_BOUND_SECONDS } from "../../model/rpo";
 import { stackConfigWith } from "../support/program";
 
 function parse(stack: string, overrides: Record<string, unknown> = {}) {

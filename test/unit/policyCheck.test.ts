@@ -58,7 +58,7 @@ describe("loosening a guarded setting fails the check, naming the setting and th
             setting: "Replication Time Control switched off",
             stack: "primary",
             overrides: { "drstack:replication.replicationTimeControl": false },
-            expect: [/backup-replication-rules: .*destination\.replicationTime is null; it must be Enabled with 15 minutes \(target requireReplicationTimeControl\)/],
+            expect: [/backup-replication-rules: .*S3 Replication Time Control is off \(destination\.replicationTime is null\); it must be Enabled with 15 minutes \(target requireReplicationTimeControl\) \[stack setting: drstack:replication\.replicationTimeControl\]/],
         },
         {
             setting: "a shorter recovery window (retention)",

@@ -3,9 +3,8 @@
 // the switchover token, database roles whose passwords never appear in plaintext.
 import { strict as assert } from "assert";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { parseConfig } from "../../components/config";
-import { CHARTS } from "../../components/operators";
-import { readStackConfig } from "../../components/stackFile";
+import { parseConfig, readStackConfig } from "../../config";
+import { CHARTS } from "../../components/postgres/operators";
 import { mockPassword } from "../support/mocks";
 import { ProgramRun, runProgram, runProgramExpectingError, Secret } from "../support/program";
 

@@ -1,7 +1,6 @@
 // The two shipped stacks as a pair, and bad config stopping the real program before any resource.
 import { strict as assert } from "assert";
-import { parseConfig } from "../../components/config";
-import { readStackConfig, readStackFile } from "../../components/stackFile";
+import { parseConfig, readStackConfig, readStackFile } from "../../config";
 import { runProgram, runProgramExpectingError } from "../support/program";
 
 /** Settings that must be identical in both stack files (names, targets, bucket rules). */

@@ -3,8 +3,7 @@
 // returns what it declared: each resource's type, name, resolved inputs and resource options.
 
 import * as pulumi from "@pulumi/pulumi";
-import { FlatConfig } from "../../components/config";
-import { flattenStackConfig, readStackFile, SECRET_PLACEHOLDER } from "../../components/stackFile";
+import { FlatConfig, flattenStackConfig, readStackFile, SECRET_PLACEHOLDER } from "../../config";
 import { declared, DeclaredResource, DEPLOYED_PEERS, peerStacks, useStack } from "./mocks";
 
 const PROGRAM = require.resolve("../../index");

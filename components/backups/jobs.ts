@@ -11,11 +11,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { bucketKeyStatement, irsaTrustPolicy } from "./irsa";
-import { jobNames } from "./naming";
-import { minIntervalSeconds } from "./schedule";
+import { bucketKeyStatement, irsaTrustPolicy } from "../irsa";
+import { BUCKET_PREFIXES, clusterObjectNames, COMPONENT_TYPES, JOB_LABEL_VALUES, JobKind, jobNames, LABELS } from "../../model/contract";
+import { minIntervalSeconds } from "../../model/schedule";
 
-export const SCRIPTS_DIR = path.resolve(__dirname, "..", "scripts");
+export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts");
 const MOUNT = "/opt/drstack/scripts";
 
 export interface BackupJobsArgs {
@@ -56,7 +56,6 @@ export interface BackupJobsArgs {
     tags?: Record<string, string>;
 }
 
-type JobKind = "logical-backup" | "verify-logical" | "verify-physical";
 
 export class BackupJobs extends pulumi.ComponentResource {
     public readonly scripts: k8s.core.v1.ConfigMap;
@@ -64,8 +63,9 @@ export class BackupJobs extends pulumi.ComponentResource {
     public readonly cronJobs: k8s.batch.v1.CronJob[] = [];
 
     constructor(name: string, args: BackupJobsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:backups:BackupJobs", name, args, opts);
-        const serviceAccountName = `${args.clusterName}-backup-jobs`;
+        super(COMPONENT_TYPES.backupJobs, name, args, opts);
+        const objects = clusterObjectNames(args.clusterName);
+        const serviceAccountName = objects.jobsServiceAccount;
         const src = args.sourceClusterName;
 
         const files: Record<string, string> = {};
@@ -77,7 +77,7 @@ export class BackupJobs extends pulumi.ComponentResource {
         }
         this.scripts = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
-            { metadata: { name: `${args.clusterName}-backup-scripts`, namespace: args.namespace, labels: labels("scripts") }, data: files },
+            { metadata: { name: objects.scriptsConfigMap, namespace: args.namespace, labels: labels("scripts") }, data: files },
             { parent: this },
         );
 
@@ -115,10 +115,10 @@ export class BackupJobs extends pulumi.ComponentResource {
         };
         const verification = {
             ...base,
-            RESULTS_PREFIX: "verification/",
+            RESULTS_PREFIX: BUCKET_PREFIXES.verificationRoot,
             ...(args.verifySql ? { VERIFY_SQL_FILE: `${MOUNT}/verify.sql` } : {}),
         };
-        const logicalPrefix = `logical/${src}/`;
+        const logicalPrefix = BUCKET_PREFIXES.logical(src);
         const jobs = jobNames(args.clusterName);
         if (args.logicalBackup) {
             this.cronJobs.push(
@@ -168,7 +168,7 @@ export class BackupJobs extends pulumi.ComponentResource {
                       { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.credentialsSecret, key: "password" } } },
                   ]
                 : [];
-        const jobLabels = labels(kind === "logical-backup" ? "logical-backup" : "restore-verification", kind);
+        const jobLabels = labels(kind === "logical-backup" ? JOB_LABEL_VALUES.logicalBackup : JOB_LABEL_VALUES.restoreVerification, kind);
         return new k8s.batch.v1.CronJob(
             `${name}-${kind}`,
             {
@@ -227,35 +227,36 @@ export class BackupJobs extends pulumi.ComponentResource {
 
 function labels(job: string, kind?: string): Record<string, string> {
     return {
-        "app.kubernetes.io/part-of": "drstack",
-        "app.kubernetes.io/component": "backups",
-        "drstack.io/job": job,
-        ...(kind ? { "drstack.io/kind": kind } : {}),
+        [LABELS.partOf.key]: LABELS.partOf.value,
+        [LABELS.component.key]: LABELS.component.value,
+        [LABELS.job]: job,
+        ...(kind ? { [LABELS.kind]: kind } : {}),
     };
 }
 
 /** Read the source's backups, write logical dumps (primary only) and verification results. */
 export function jobPermissions(args: BackupJobsArgs): aws.iam.PolicyDocument {
     const src = args.sourceClusterName;
+    const prefix = { logical: BUCKET_PREFIXES.logical(src), barman: BUCKET_PREFIXES.barman(src), verification: BUCKET_PREFIXES.verification(src) };
     const statements: aws.iam.PolicyStatement[] = [
         {
             Sid: "ListSourceBackups",
             Effect: "Allow",
             Action: "s3:ListBucket",
             Resource: args.bucketArn,
-            Condition: { StringLikeIfExists: { "s3:prefix": [`logical/${src}/*`, `${src}/*`, `verification/${src}/*`] } },
+            Condition: { StringLikeIfExists: { "s3:prefix": [`${prefix.logical}*`, `${prefix.barman}*`, `${prefix.verification}*`] } },
         },
         {
             Sid: "ReadSourceBackups",
             Effect: "Allow",
             Action: "s3:GetObject",
-            Resource: [pulumi.interpolate`${args.bucketArn}/logical/${src}/*`, pulumi.interpolate`${args.bucketArn}/${src}/*`],
+            Resource: [pulumi.interpolate`${args.bucketArn}/${prefix.logical}*`, pulumi.interpolate`${args.bucketArn}/${prefix.barman}*`],
         },
         {
             Sid: "WriteVerificationResults",
             Effect: "Allow",
             Action: ["s3:PutObject", "s3:GetObject"],
-            Resource: pulumi.interpolate`${args.bucketArn}/verification/${src}/*`,
+            Resource: pulumi.interpolate`${args.bucketArn}/${prefix.verification}*`,
         },
         bucketKeyStatement(args.keyArn, args.region),
     ];
@@ -264,7 +265,7 @@ export function jobPermissions(args: BackupJobsArgs): aws.iam.PolicyDocument {
             Sid: "WriteLogicalDumps",
             Effect: "Allow",
             Action: "s3:PutObject",
-            Resource: pulumi.interpolate`${args.bucketArn}/logical/${src}/*`,
+            Resource: pulumi.interpolate`${args.bucketArn}/${prefix.logical}*`,
         });
     }
     return { Version: "2012-10-17", Statement: statements };

@@ -4,6 +4,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPES } from "../../model/contract";
 
 export interface BackupBucketArgs {
     /** Globally unique S3 bucket name (derived from the prefix and region by the config module). */
@@ -53,7 +54,7 @@ export class BackupBucket extends pulumi.ComponentResource {
     public readonly objectLock?: aws.s3.BucketObjectLockConfiguration;
 
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:storage:BackupBucket", name, args, opts);
+        super(COMPONENT_TYPES.backupBucket, name, args, opts);
         const child = { parent: this };
         const kept = { parent: this, protect: args.protect };
 

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { FlatConfig } from "./config";
+import { FlatConfig } from "./flat";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 

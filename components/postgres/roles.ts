@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { clusterObjectNames, COMPONENT_TYPES } from "../../model/contract";
 
 export interface DatabaseRolesArgs {
     /** Address of the primary, reachable from where `pulumi up` runs. */
@@ -40,7 +41,7 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     public readonly secretNames: { monitoring: string; verification: string };
 
     constructor(name: string, args: DatabaseRolesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:postgres:DatabaseRoles", name, args, opts);
+        super(COMPONENT_TYPES.databaseRoles, name, args, opts);
         const provider = new postgresql.Provider(
             `${name}-provider`,
             {
@@ -53,10 +54,8 @@ export class DatabaseRoles extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.secretNames = {
-            monitoring: `${args.secretPrefix}-monitoring-credentials`,
-            verification: `${args.secretPrefix}-verification-credentials`,
-        };
+        const names = clusterObjectNames(args.secretPrefix);
+        this.secretNames = { monitoring: names.monitoringCredentials, verification: names.verificationCredentials };
         this.monitoring = this.managedRole(`${name}-monitoring`, args.monitoringRole, ["pg_monitor"], this.secretNames.monitoring, args, provider);
         this.verification = this.managedRole(
             `${name}-verification`,

@@ -6,7 +6,8 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { kmsAliasArn } from "./naming";
+import { kmsAliasArn } from "../../model/naming";
+import { COMPONENT_TYPES } from "../../model/contract";
 
 export interface CrossRegionReplicationArgs {
     /** Name of the source bucket (this region's backup bucket). */
@@ -49,7 +50,7 @@ export class CrossRegionReplication extends pulumi.ComponentResource {
     public readonly ruleId: string;
 
     constructor(name: string, args: CrossRegionReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:storage:CrossRegionReplication", name, args, opts);
+        super(COMPONENT_TYPES.replication, name, args, opts);
 
         this.role = new aws.iam.Role(
             `${name}-role`,

@@ -7,7 +7,8 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RuleGroup } from "./alertRules";
-import { ROUTE53_METRICS_REGION } from "./failoverRecord";
+import { ROUTE53_METRICS_REGION } from "../dns/failoverRecord";
+import { clusterObjectNames, COMPONENT_TYPES, EXTERNAL_METRICS } from "../../model/contract";
 
 export interface DrAlertsArgs {
     /** Cluster name: names the PrometheusRule and the dashboard. */
@@ -36,7 +37,7 @@ export class DrAlerts extends pulumi.ComponentResource {
     public readonly prometheusRule: k8s.apiextensions.CustomResource;
 
     constructor(name: string, args: DrAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:alerts:DrAlerts", name, args, opts);
+        super(COMPONENT_TYPES.alerts, name, args, opts);
 
         this.topic = this.topicWithSubscriptions(`${name}-topic`, args.region, args);
         this.healthCheckTopic =
@@ -47,7 +48,7 @@ export class DrAlerts extends pulumi.ComponentResource {
             {
                 apiVersion: "monitoring.coreos.com/v1",
                 kind: "PrometheusRule",
-                metadata: { name: `${args.clusterName}-dr-alerts`, namespace: args.namespace, labels: args.ruleLabels },
+                metadata: { name: clusterObjectNames(args.clusterName).prometheusRule, namespace: args.namespace, labels: args.ruleLabels },
                 spec: { groups: args.ruleGroups },
             },
             { parent: this },
@@ -76,9 +77,9 @@ export class DrAlerts extends pulumi.ComponentResource {
                     },
                     { parent: this },
                 );
-            alarm("replication-latency", "ReplicationLatency", "Maximum", r.latencyThresholdSeconds,
+            alarm("replication-latency", EXTERNAL_METRICS.s3ReplicationLatency, "Maximum", r.latencyThresholdSeconds,
                 `S3 replication to ${r.destinationBucket} is slower than the RTC bound: WAL reaches the standby region late`);
-            alarm("replication-failures", "OperationsFailedReplication", "Sum", 0,
+            alarm("replication-failures", EXTERNAL_METRICS.s3OperationsFailedReplication, "Sum", 0,
                 `S3 replication to ${r.destinationBucket} failed for some objects: the standby region is missing backups or WAL`);
         }
 
@@ -87,7 +88,7 @@ export class DrAlerts extends pulumi.ComponentResource {
                 `${name}-dashboard`,
                 {
                     // The Grafana sidecar loads every ConfigMap labelled grafana_dashboard.
-                    metadata: { name: `${args.clusterName}-dr-dashboard`, namespace: args.namespace, labels: { grafana_dashboard: "1" } },
+                    metadata: { name: clusterObjectNames(args.clusterName).dashboardConfigMap, namespace: args.namespace, labels: { grafana_dashboard: "1" } },
                     data: { [`${args.clusterName}-dr.json`]: JSON.stringify(args.dashboard) },
                 },
                 { parent: this },

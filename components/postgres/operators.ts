@@ -4,6 +4,7 @@
 
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPES } from "../../model/contract";
 
 /** Pinned releases: bump deliberately, after reading the upgrade notes. */
 export const CHARTS = {
@@ -24,7 +25,7 @@ export class PostgresOperators extends pulumi.ComponentResource {
     public readonly barmanCloudPlugin: k8s.helm.v3.Release;
 
     constructor(name: string, args: PostgresOperatorsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:postgres:PostgresOperators", name, args, opts);
+        super(COMPONENT_TYPES.operators, name, args, opts);
         const namespace = args.namespace ?? CHARTS.namespace;
 
         this.operator = new k8s.helm.v3.Release(

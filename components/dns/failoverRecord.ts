@@ -6,6 +6,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPES } from "../../model/contract";
 
 /** The only region where Route53 publishes HealthCheckStatus. */
 export const ROUTE53_METRICS_REGION = "us-east-1";
@@ -38,7 +39,7 @@ export class FailoverRecord extends pulumi.ComponentResource {
     public readonly healthAlarm: aws.cloudwatch.MetricAlarm;
 
     constructor(name: string, args: FailoverRecordArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:dns:FailoverRecord", name, args, opts);
+        super(COMPONENT_TYPES.failoverRecord, name, args, opts);
         const hc = args.healthCheck;
 
         this.healthCheck = new aws.route53.HealthCheck(

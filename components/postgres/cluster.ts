@@ -10,10 +10,9 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DrConfig } from "./config";
-import { bucketKeyStatement, irsaTrustPolicy } from "./irsa";
-
-export const BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io";
+import { DrConfig } from "../../config";
+import { BARMAN_CLOUD_PLUGIN, clusterObjectNames, COMPONENT_TYPES } from "../../model/contract";
+import { bucketKeyStatement, irsaTrustPolicy } from "../irsa";
 
 export interface PostgresClusterArgs {
     /** This region's cluster name; also its barman server name, i.e. its key prefix in the bucket. */
@@ -62,7 +61,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     public readonly demotionToken: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:postgres:PostgresCluster", name, args, opts);
+        super(COMPONENT_TYPES.postgresCluster, name, args, opts);
         const self = args.clusterName;
         const peer = args.peerClusterName;
         const pg = args.postgres;
@@ -89,7 +88,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
             {
                 apiVersion: "barmancloud.cnpg.io/v1",
                 kind: "ObjectStore",
-                metadata: { name: `${self}-archive`, namespace: args.namespace },
+                metadata: { name: clusterObjectNames(self).archiveObjectStore, namespace: args.namespace },
                 spec: {
                     configuration: {
                         destinationPath,
@@ -109,7 +108,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
             {
                 apiVersion: "barmancloud.cnpg.io/v1",
                 kind: "ObjectStore",
-                metadata: { name: `${peer}-replicated-archive`, namespace: args.namespace },
+                metadata: { name: clusterObjectNames(peer).replicatedArchiveObjectStore, namespace: args.namespace },
                 spec: { configuration: { destinationPath, s3Credentials: { inheritFromIAMRole: true } } },
             },
             { parent: this },
@@ -150,7 +149,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
                         {
                             name: BARMAN_CLOUD_PLUGIN,
                             isWALArchiver: true,
-                            parameters: { barmanObjectName: `${self}-archive`, serverName: self },
+                            parameters: { barmanObjectName: clusterObjectNames(self).archiveObjectStore, serverName: self },
                         },
                     ],
                     bootstrap:
@@ -160,7 +159,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
                     externalClusters: [
                         {
                             name: self,
-                            plugin: { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: `${self}-archive`, serverName: self } },
+                            plugin: { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: clusterObjectNames(self).archiveObjectStore, serverName: self } },
                         },
                         peerExternalCluster(peer, args.streaming),
                     ],
@@ -182,7 +181,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
             {
                 apiVersion: "postgresql.cnpg.io/v1",
                 kind: "ScheduledBackup",
-                metadata: { name: `${self}-base-backup`, namespace: args.namespace },
+                metadata: { name: clusterObjectNames(self).baseBackup, namespace: args.namespace },
                 spec: {
                     schedule: args.baseBackupSchedule,
                     cluster: { name: self },
@@ -206,7 +205,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
 function peerExternalCluster(peer: string, streaming: DrConfig["streaming"]): Record<string, unknown> {
     const external: Record<string, unknown> = {
         name: peer,
-        plugin: { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: `${peer}-replicated-archive`, serverName: peer } },
+        plugin: { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: clusterObjectNames(peer).replicatedArchiveObjectStore, serverName: peer } },
     };
     if (streaming) {
         // Certificate authentication as CloudNativePG's streaming_replica user: no password to leak.

@@ -1,5 +1,6 @@
 // Prometheus alert rules as a pure function of the stack config: every threshold comes from the
-// RPO arithmetic and the schedules in components/config.ts, never typed twice. The same groups
+// RPO arithmetic and the schedules derived in config/derive.ts, never typed twice; names and
+// metrics come from the alert catalog and the contract (model/). The same groups
 // go into the PrometheusRule (DrAlerts) and into a rules file (`npm run rules`) for promtool.
 //
 // Metric sources: the CloudNativePG exporter (cnpg_*), the Barman Cloud plugin
@@ -8,17 +9,15 @@
 // Annotations are plain text (no $value/$labels templates) so promtool tests can assert them
 // exactly; the labels carry the pod and kind.
 
-import { DrConfig } from "./config";
-import { formatDuration } from "./duration";
-import { jobNames } from "./naming";
+import { DrConfig } from "../../config";
+import { ALERT, AlertName, runbookAnchor } from "../../model/alertCatalog";
+import { EXTERNAL_METRICS as M, JOB_METRICS as J, JOB_METRIC_LABELS, jobNames } from "../../model/contract";
+import { formatDuration } from "../../model/duration";
 
-/** The cluster whose backups a region verifies: its own while primary, the peer's replicated copy while standby. */
-function verifiedClusterOf(c: DrConfig): string {
-    return c.isPrimary ? c.names.cluster : c.names.peerCluster;
-}
+export { runbookAnchor };
 
 export interface AlertRule {
-    alert: string;
+    alert: AlertName;
     expr: string;
     for: string;
     labels: Record<string, string>;
@@ -29,11 +28,6 @@ export interface RuleGroup {
     name: string;
     interval?: string;
     rules: AlertRule[];
-}
-
-/** The anchor of an alert's runbook section in the README ("### Alert: DrWalArchiveStale"). */
-export function runbookAnchor(alert: string): string {
-    return `alert-${alert.toLowerCase()}`;
 }
 
 /** Prometheus duration syntax accepts the same compound units formatDuration writes ("4m30s", "1d1h"). */
@@ -48,7 +42,7 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
     const jobs = jobNames(cluster);
     // The primary's own archive is what the RPO rests on; a standby's archiving matters after promotion.
     const archiveSeverity = c.isPrimary ? "critical" : "warning";
-    const rule = (alert: string, expr: string, forDuration: string, severity: string, summary: string, description: string): AlertRule => ({
+    const rule = (alert: AlertName, expr: string, forDuration: string, severity: string, summary: string, description: string): AlertRule => ({
         alert,
         expr,
         for: forDuration,
@@ -59,9 +53,9 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
     const archiving: AlertRule[] = [
         // Only WAL that is ready but not archived is data at risk; an idle database archives nothing and is fine.
         rule(
-            "DrWalArchiveStale",
-            `(cnpg_pg_stat_archiver_seconds_since_last_archival{${pods}} > ${a.walArchiveAgeSeconds})` +
-                ` and on (namespace, pod) (cnpg_collector_pg_wal_archive_status{${pods}, value="ready"} > 0)`,
+            ALERT.DrWalArchiveStale,
+            `(${M.archiveAge}{${pods}} > ${a.walArchiveAgeSeconds})` +
+                ` and on (namespace, pod) (${M.walArchiveStatus}{${pods}, value="ready"} > 0)`,
             "1m",
             archiveSeverity,
             `WAL of ${cluster} is waiting to be archived for longer than the RPO allows`,
@@ -70,8 +64,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
                 `${d(c.walUploadAllowanceSeconds)}, drstack:rpo.data-corruption ${d(c.rpo.dataCorruptionSeconds)}).`,
         ),
         rule(
-            "DrWalArchiveFailing",
-            `cnpg_pg_stat_archiver_last_failed_time{${pods}} > on (namespace, pod) cnpg_pg_stat_archiver_last_archived_time{${pods}}`,
+            ALERT.DrWalArchiveFailing,
+            `${M.archiveLastFailed}{${pods}} > on (namespace, pod) ${M.archiveLastArchived}{${pods}}`,
             "2m",
             archiveSeverity,
             `WAL archiving of ${cluster} is failing`,
@@ -79,8 +73,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
                 `but nothing new reaches s3://${c.names.bucket}/${cluster}/.`,
         ),
         rule(
-            "DrWalArchiveMetricsAbsent",
-            `absent(cnpg_pg_stat_archiver_seconds_since_last_archival{${pods}})`,
+            ALERT.DrWalArchiveMetricsAbsent,
+            `absent(${M.archiveAge}{${pods}})`,
             "10m",
             "warning",
             `No WAL archiving metrics from ${cluster}`,
@@ -88,11 +82,12 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
         ),
     ];
 
-    const verified = verifiedClusterOf(c);
+    const verified = c.topology.verifiedCluster;
+    const verifiedLabel = `${JOB_METRIC_LABELS.cluster}="${verified}"`;
     const backups: AlertRule[] = [
         rule(
-            "DrBaseBackupTooOld",
-            `time() - max by (namespace) (barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${pods}}) > ${a.baseBackupMaxAgeSeconds}`,
+            ALERT.DrBaseBackupTooOld,
+            `time() - max by (namespace) (${M.lastAvailableBackup}{${pods}}) > ${a.baseBackupMaxAgeSeconds}`,
             "10m",
             "warning",
             `The newest base backup of ${cluster} is older than its schedule allows`,
@@ -100,8 +95,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
                 `allows: ${d(c.backups.baseBackupMaxIntervalSeconds)} plus ${d(a.baseBackupMaxAgeSeconds - c.backups.baseBackupMaxIntervalSeconds)} grace.`,
         ),
         rule(
-            "DrBaseBackupMetricsAbsent",
-            `absent(barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${pods}})`,
+            ALERT.DrBaseBackupMetricsAbsent,
+            `absent(${M.lastAvailableBackup}{${pods}})`,
             "30m",
             "warning",
             `No base backup metrics from ${cluster}`,
@@ -111,8 +106,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
     // The logical backup runs only where the database is writable: the primary.
     const logical: AlertRule[] = !c.isPrimary ? [] : [
         rule(
-            "DrLogicalBackupNotSucceeding",
-            `time() - kube_cronjob_status_last_successful_time{namespace="${ns}", cronjob="${jobs.logicalBackup}"} > ${a.logicalBackupMaxAgeSeconds}`,
+            ALERT.DrLogicalBackupNotSucceeding,
+            `time() - ${M.cronJobLastSuccess}{namespace="${ns}", cronjob="${jobs.logicalBackup}"} > ${a.logicalBackupMaxAgeSeconds}`,
             "10m",
             "warning",
             `The logical backup of ${cluster} has not succeeded on time`,
@@ -120,8 +115,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
                 `"${c.backups.logicalBackupSchedule}" allows: ${d(a.logicalBackupMaxAgeSeconds)} including grace.`,
         ),
         rule(
-            "DrLogicalBackupNeverSucceeded",
-            `absent(kube_cronjob_status_last_successful_time{namespace="${ns}", cronjob="${jobs.logicalBackup}"})`,
+            ALERT.DrLogicalBackupNeverSucceeded,
+            `absent(${M.cronJobLastSuccess}{namespace="${ns}", cronjob="${jobs.logicalBackup}"})`,
             d(a.logicalBackupMaxAgeSeconds),
             "warning",
             `No successful logical backup of ${cluster} is known`,
@@ -131,8 +126,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
 
     const verification: AlertRule[] = [
         rule(
-            "DrRestoreVerificationFailed",
-            `drstack_restore_verification_success{cluster="${verified}"} == 0`,
+            ALERT.DrRestoreVerificationFailed,
+            `${J.verificationSuccess}{${verifiedLabel}} == 0`,
             "0m",
             "critical",
             `Restore verification of the backups of ${verified} failed`,
@@ -140,8 +135,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
                 "The job's log line and the result object in the bucket name the cause.",
         ),
         rule(
-            "DrRestoreVerificationStale",
-            `time() - drstack_restore_verification_last_success_timestamp_seconds{cluster="${verified}"} > ${a.verificationMaxAgeSeconds}`,
+            ALERT.DrRestoreVerificationStale,
+            `time() - ${J.verificationLastSuccess}{${verifiedLabel}} > ${a.verificationMaxAgeSeconds}`,
             "30m",
             "warning",
             `Restore verification of the backups of ${verified} has not succeeded recently`,
@@ -149,8 +144,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
                 `"${c.backups.verificationSchedule}" allows: ${d(a.verificationMaxAgeSeconds)} including grace.`,
         ),
         rule(
-            "DrRestoreVerificationAbsent",
-            `absent(drstack_restore_verification_last_run_timestamp_seconds{cluster="${verified}"})`,
+            ALERT.DrRestoreVerificationAbsent,
+            `absent(${J.verificationLastRun}{${verifiedLabel}})`,
             d(a.verificationMaxAgeSeconds),
             "warning",
             `No restore verification results for the backups of ${verified}`,
@@ -166,8 +161,8 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
     if (!c.isPrimary) {
         const standby: AlertRule[] = [
             rule(
-                "DrReplicaLagAboveRpo",
-                `cnpg_pg_replication_lag{${pods}} > ${a.replicaLagSeconds}`,
+                ALERT.DrReplicaLagAboveRpo,
+                `${M.replicationLag}{${pods}} > ${a.replicaLagSeconds}`,
                 "2m",
                 "critical",
                 `The standby ${cluster} lags the primary by more than the region RPO`,
@@ -175,19 +170,19 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
                     "A region loss now would lose more than the RPO. (On an idle primary the lag grows with no data at risk.)",
             ),
             rule(
-                "DrStandbyNotReporting",
-                `absent(cnpg_pg_replication_lag{${pods}})`,
+                ALERT.DrStandbyNotReporting,
+                `absent(${M.replicationLag}{${pods}})`,
                 "10m",
                 "critical",
                 `The standby ${cluster} reports no replication state`,
-                `No cnpg_pg_replication_lag from ${cluster}: the standby is down, not in recovery, or not scraped; it may not be receiving WAL at all.`,
+                `No ${M.replicationLag} from ${cluster}: the standby is down, not in recovery, or not scraped; it may not be receiving WAL at all.`,
             ),
         ];
         if (c.streaming) {
             standby.push(
                 rule(
-                    "DrStandbyNotStreaming",
-                    `cnpg_pg_replication_is_wal_receiver_up{${pods}} == 0`,
+                    ALERT.DrStandbyNotStreaming,
+                    `${M.walReceiverUp}{${pods}} == 0`,
                     "5m",
                     "warning",
                     `The standby ${cluster} is not streaming from the primary`,

@@ -1,27 +1,30 @@
-// One region of the pair: everything a stack declares, composed from the config.
-// The role decides the direction of replication: the primary replicates its backups to the
-// peer; a standby does not (its bucket is the peer's destination). Promotion flips it.
+// One region of the pair: everything a stack declares, composed from the config by concern
+// (storage, postgres, backups, monitoring, dns). The role decides the direction of replication:
+// the primary replicates its backups to the peer; a standby does not (its bucket is the peer's
+// destination). Promotion flips it. Who is primary, and which cluster a region verifies, comes
+// from config.topology (config/derive.ts), never recomputed here.
 
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { alertRuleGroups } from "./alertRules";
-import { BackupBucket } from "./backupBucket";
-import { BackupJobs } from "./backupJobs";
-import { DrConfig, NAMESPACE } from "./config";
-import { dashboardFor } from "./dashboard";
-import { DatabaseRoles } from "./databaseRoles";
-import { DrAlerts } from "./drAlerts";
-import { FailoverRecord } from "./failoverRecord";
-import { partitionOf, s3BucketArn } from "./naming";
-import { PostgresOperators } from "./operators";
-import { PostgresCluster } from "./postgresCluster";
-import { CrossRegionReplication } from "./replication";
+import { DrConfig } from "../config";
+import { awsTags, clusterObjectNames, COMPONENT_TYPES, NAMESPACE } from "../model/contract";
+import { failoverSetIdentifier, partitionOf, s3BucketArn } from "../model/naming";
+import { BackupJobs } from "./backups/jobs";
+import { FailoverRecord } from "./dns/failoverRecord";
+import { alertRuleGroups } from "./monitoring/alertRules";
+import { dashboardFor } from "./monitoring/dashboard";
+import { DrAlerts } from "./monitoring/drAlerts";
+import { PostgresOperators } from "./postgres/operators";
+import { PostgresCluster } from "./postgres/cluster";
+import { DatabaseRoles } from "./postgres/roles";
+import { BackupBucket } from "./storage/backupBucket";
+import { CrossRegionReplication } from "./storage/replication";
 
 export interface DrRegionArgs {
-    /** The validated stack configuration (components/config.ts). */
+    /** The validated stack configuration (config/). */
     config: DrConfig;
-    /** Planned switchover: the demoted peer's token (components/promotion.ts). */
+    /** Planned switchover: the demoted peer's token (components/postgres/promotion.ts). */
     promotionToken?: string;
 }
 
@@ -39,9 +42,10 @@ export class DrRegion extends pulumi.ComponentResource {
     public readonly failover?: FailoverRecord;
 
     constructor(name: string, args: DrRegionArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("drstack:region:DrRegion", name, args, opts);
+        super(COMPONENT_TYPES.region, name, args, opts);
         const c = args.config;
-        const tags = { "drstack:prefix": c.prefix, "drstack:purpose": "postgresql-backups", "managed-by": "pulumi" };
+        const t = c.topology;
+        const tags = awsTags(c.prefix);
 
         this.backupBucket = new BackupBucket(
             `${name}-backups`,
@@ -100,8 +104,8 @@ export class DrRegion extends pulumi.ComponentResource {
             {
                 clusterName: c.names.cluster,
                 peerClusterName: c.names.peerCluster,
-                primaryClusterName: c.isPrimary ? c.names.cluster : c.names.peerCluster,
-                bootstrap: c.isPrimary ? "initdb" : "recovery",
+                primaryClusterName: t.primary.cluster,
+                bootstrap: t.bootstrap,
                 namespace,
                 bucketName: this.backupBucket.bucketName,
                 bucketArn: this.backupBucket.bucketArn,
@@ -139,11 +143,12 @@ export class DrRegion extends pulumi.ComponentResource {
             );
         }
 
+        const services = clusterObjectNames(c.names.cluster);
         this.backupJobs = new BackupJobs(
             `${name}-backup-jobs`,
             {
                 clusterName: c.names.cluster,
-                sourceClusterName: verifiedCluster(c),
+                sourceClusterName: t.verifiedCluster,
                 logicalBackup: c.isPrimary,
                 namespace,
                 bucketName: this.backupBucket.bucketName,
@@ -151,12 +156,10 @@ export class DrRegion extends pulumi.ComponentResource {
                 keyArn: this.backupBucket.keyArn,
                 region: c.region,
                 // Dump from a replica when there is one, to keep the load off the primary.
-                databaseHost: `${c.names.cluster}-${c.postgres.instances > 1 ? "ro" : "rw"}.${kube.namespace}.svc`,
+                databaseHost: `${c.postgres.instances > 1 ? services.roService : services.rwService}.${kube.namespace}.svc`,
                 databases: c.backups.databases,
                 credentialsSecret: c.backups.credentialsSecret,
-                // The primary's own archive answers to the data-corruption RPO; the replicated copy a
-                // standby verifies is the log-shipping path, bounded by archive_timeout + upload + RTC.
-                rpoSeconds: c.isPrimary ? c.rpo.dataCorruptionSeconds : c.wal.logShippingRegionLossBoundSeconds,
+                rpoSeconds: t.verificationRpoSeconds,
                 logicalBackupSchedule: c.backups.logicalBackupSchedule,
                 verificationSchedule: c.backups.verificationSchedule,
                 image: c.backups.jobImage,
@@ -202,8 +205,8 @@ export class DrRegion extends pulumi.ComponentResource {
                     endpointType: c.dns.endpointType,
                     aliasZoneId: c.dns.aliasZoneId,
                     // The record type follows the role: promoting this stack makes its record PRIMARY.
-                    failover: c.isPrimary ? "PRIMARY" : "SECONDARY",
-                    setIdentifier: `${c.prefix}-${c.region}`,
+                    failover: t.failoverType,
+                    setIdentifier: failoverSetIdentifier(c.prefix, c.region),
                     healthCheck: c.dns.healthCheck,
                     alarmTopicArn: this.alerts.healthCheckTopic.arn,
                     tags,
@@ -218,9 +221,4 @@ export class DrRegion extends pulumi.ComponentResource {
             clusterName: c.names.cluster,
         });
     }
-}
-
-/** The cluster whose backups this region verifies: its own while primary, the peer's replicated copy while standby. */
-export function verifiedCluster(c: DrConfig): string {
-    return c.isPrimary ? c.names.cluster : c.names.peerCluster;
 }

@@ -47,7 +47,7 @@ export function kmsAliasArn(region: string, accountId: string, alias: string, pa
 }
 
 /** The longest bucket name S3 accepts. */
-export const MAX_BUCKET_NAME_LENGTH = 63;
+export const MAX_BUCKET_NAME_LENGTH = 63; // NAME_LIMITS.s3Bucket
 
 /** The ARN partition of a region, so ARNs built here are right in GovCloud and China too. */
 export function partitionOf(region: string): string {
@@ -60,11 +60,47 @@ export function partitionOf(region: string): string {
     return "aws";
 }
 
-/** Names of a cluster's backup CronJobs; alert rules select them by these names. */
-export function jobNames(cluster: string): { logicalBackup: string; verifyLogical: string; verifyPhysical: string } {
-    return {
-        logicalBackup: `${cluster}-logical-backup`,
-        verifyLogical: `${cluster}-verify-logical`,
-        verifyPhysical: `${cluster}-verify-physical`,
-    };
+/** The Route53 failover record's set identifier of a region (unique per record name). */
+export function failoverSetIdentifier(prefix: string, region: string): string {
+    return `${prefix}-${region}`;
+}
+
+/**
+ * Pulumi auto-names physical resources as `<logical name>-<7 random hex>`; the IAM role of a
+ * component is named that way, so its limit applies to the logical name plus 8 characters.
+ * (pulumi/pulumi sdk/nodejs: resource auto-naming appends a dash and 7 random characters.)
+ */
+export const AUTONAME_SUFFIX_LENGTH = 8;
+
+/** The logical names of the stack's IAM roles, under the DrRegion named after the prefix (components/region.ts). */
+export function iamRoleLogicalNames(prefix: string): string[] {
+    return [`${prefix}-backup-jobs-irsa`, `${prefix}-postgres-irsa`, `${prefix}-replication-role`];
+}
+
+/**
+ * Length limits of the APIs that receive derived names:
+ * S3 bucket names 63 (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html),
+ * IAM role names 64 (IAM User Guide, "IAM object quotas"), KMS alias names 256 (KMS CreateAlias),
+ * Route53 SetIdentifier 128 (ResourceRecordSet API), Kubernetes object names 253 (DNS subdomain),
+ * label values and Service names 63 (DNS-1035 label), and CronJob names 52: the CronJob controller
+ * appends an 11-character suffix to name its Jobs (kubernetes/kubernetes validation of CronJob names).
+ */
+export const NAME_LIMITS = {
+    s3Bucket: 63,
+    iamRole: 64,
+    kmsAlias: 256,
+    route53SetIdentifier: 128,
+    kubernetesObject: 253,
+    kubernetesLabelValue: 63,
+    kubernetesService: 63,
+    cronJob: 52,
+} as const;
+
+export interface DerivedName {
+    /** What the name is for, e.g. "the backup bucket of us-east-1". */
+    what: string;
+    name: string;
+    /** Length the receiving API sees (the name, plus an auto-name suffix where Pulumi adds one). */
+    length: number;
+    limit: number;
 }

@@ -5,7 +5,8 @@
 // planned switchover it passes the peer's demotion token on as the promotion token.
 
 import * as pulumi from "@pulumi/pulumi";
-import { DrConfig, NAMESPACE } from "./config";
+import { DrConfig } from "../../config";
+import { NAMESPACE } from "../../model/contract";
 
 export interface PeerState {
     /** The peer stack's fully qualified name. */

@@ -1,7 +1,10 @@
 // The Grafana dashboard of one region, as a pure function of the config: the RPO-derived
 // thresholds are drawn on the panels, so a reader sees the target next to the measurement.
+// Restore-verification panels filter on the cluster the region's jobs verify (the primary's,
+// config.topology.verifiedCluster), which is the label the jobs publish, on both stacks.
 
-import { DrConfig } from "./config";
+import { DrConfig } from "../../config";
+import { EXTERNAL_METRICS as M, JOB_METRICS as J, JOB_METRIC_LABELS } from "../../model/contract";
 
 interface Panel {
     title: string;
@@ -16,39 +19,41 @@ interface Panel {
 
 export function dashboardFor(c: DrConfig): Record<string, unknown> {
     const pods = `namespace="${c.kubernetes.namespace}", pod=~"${c.names.cluster}-[0-9]+"`;
+    const verified = `${JOB_METRIC_LABELS.cluster}="${c.topology.verifiedCluster}"`;
+    const replication = c.topology.replicationSource;
     const panels: Panel[] = [
         {
             title: `WAL archive age (limit ${c.alerts.walArchiveAgeSeconds}s from RPO)`,
-            expr: `max(cnpg_pg_stat_archiver_seconds_since_last_archival{${pods}})`,
+            expr: `max(${M.archiveAge}{${pods}})`,
             unit: "s",
             threshold: c.alerts.walArchiveAgeSeconds,
         },
         {
             title: "WAL archive failures (last hour)",
-            expr: `sum(increase(cnpg_pg_stat_archiver_failed_count{${pods}}[1h]))`,
+            expr: `sum(increase(${M.archiveFailedCount}{${pods}}[1h]))`,
             unit: "short",
             threshold: 1,
         },
         {
             title: "Base backup age",
-            expr: `time() - max(barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${pods}})`,
+            expr: `time() - max(${M.lastAvailableBackup}{${pods}})`,
             unit: "s",
             threshold: c.alerts.baseBackupMaxAgeSeconds,
         },
         {
             title: "Replication lag (region RPO)",
-            expr: `max(cnpg_pg_replication_lag{${pods}})`,
+            expr: `max(${M.replicationLag}{${pods}})`,
             unit: "s",
             threshold: c.alerts.replicaLagSeconds,
         },
         {
             title: "Restore verification (1 = passed)",
-            expr: `drstack_restore_verification_success{cluster="${c.names.cluster}"}`,
+            expr: `${J.verificationSuccess}{${verified}}`,
             unit: "short",
         },
         {
             title: "Time since last verified restore",
-            expr: `time() - drstack_restore_verification_last_success_timestamp_seconds{cluster="${c.names.cluster}"}`,
+            expr: `time() - ${J.verificationLastSuccess}{${verified}}`,
             unit: "s",
             threshold: c.alerts.verificationMaxAgeSeconds,
         },
@@ -60,9 +65,9 @@ export function dashboardFor(c: DrConfig): Record<string, unknown> {
             datasource: { type: "cloudwatch" },
             cloudwatch: {
                 namespace: "AWS/S3",
-                metricName: "ReplicationLatency",
-                region: c.isPrimary ? c.region : c.peerRegion,
-                dimensions: { SourceBucket: c.isPrimary ? c.names.bucket : c.names.peerBucket },
+                metricName: M.s3ReplicationLatency,
+                region: replication.region,
+                dimensions: { SourceBucket: replication.bucket },
                 statistic: "Maximum",
             },
         },

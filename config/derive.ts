@@ -1,0 +1,210 @@
+// The derivation: everything computed from the settings, once. archive_timeout and the RPO
+// bounds come from model/rpo.ts, each schedule's interval is computed once here, retention
+// durations become lifecycle day counts, and the topology (who is primary, which cluster this
+// region verifies, which bucket holds what) is worked out here so no consumer re-derives it.
+// DrConfig is the schema's output type with these derived parts: nothing restates a setting.
+
+import { clusterObjectNames } from "../model/contract";
+import { toDaysCeil } from "../model/duration";
+import { backupBucketName, backupKeyAlias, clusterName } from "../model/naming";
+import {
+    ArchiveTimeoutDerivation,
+    deriveArchiveTimeout,
+    logShippingRegionLossBoundSeconds,
+    pointInTimeRestoreBoundSeconds,
+    RpoTargets,
+    RTC_REPLICATION_BOUND_SECONDS,
+} from "../model/rpo";
+import { maxIntervalSeconds } from "../model/schedule";
+import { Role, Settings } from "./schema";
+
+/** Time a backup job may take beyond its schedule before its age alerts (jobs are bounded by activeDeadlineSeconds). */
+export const BACKUP_GRACE_SECONDS = 3600;
+/** Restore verification restores a whole database: allow it more. */
+export const VERIFICATION_GRACE_SECONDS = 6 * 3600;
+
+/**
+ * Who is who in the pair, from this stack's point of view. A standby verifies the primary's
+ * backups as replicated into its own bucket (what a restore after a region loss would use),
+ * so both regions' verification jobs label their results with the primary's cluster.
+ */
+export interface Topology {
+    role: Role;
+    isPrimary: boolean;
+    primary: { region: string; cluster: string; bucket: string };
+    standby: { region: string; cluster: string; bucket: string };
+    /** The cluster whose backups this region's jobs verify (label `cluster` of their metrics). */
+    verifiedCluster: string;
+    /** The bucket those backups are read from: this region's own (the standby's holds the replicated copy). */
+    verifiedBucket: string;
+    /** Where S3 replication runs from (its CloudWatch metrics live in the source region). */
+    replicationSource: { region: string; bucket: string };
+    /** The Route53 failover record type of this region. */
+    failoverType: "PRIMARY" | "SECONDARY";
+    /** How CloudNativePG bootstraps this region's cluster. */
+    bootstrap: "initdb" | "recovery";
+    /** The physical verification fails when the recovery point is older than this: the primary's own
+     * archive answers to the data-corruption RPO, the replicated copy to the log-shipping bound. */
+    verificationRpoSeconds: number;
+}
+
+interface Derived {
+    /** Stack name, for messages. */
+    stack: string;
+    region: string;
+    isPrimary: boolean;
+    topology: Topology;
+    rpo: RpoTargets;
+    rto: RpoTargets;
+    recoveryWindowSeconds: number;
+    recoveryWindowDays: number;
+    walUploadAllowanceSeconds: number;
+    wal: {
+        archiveTimeoutSeconds: number;
+        /** archive_timeout as PostgreSQL reads it, e.g. "270s". */
+        archiveTimeout: string;
+        boundBy: ArchiveTimeoutDerivation["boundBy"];
+        /** Worst-case loss of a point-in-time restore in-region. */
+        pointInTimeRestoreBoundSeconds: number;
+        /** Worst-case loss on region loss when the standby only receives WAL via the archive. */
+        logShippingRegionLossBoundSeconds: number;
+        /** True when the region RPO is below what log shipping can promise: streaming must carry it. */
+        regionRpoNeedsStreaming: boolean;
+    };
+    names: { bucket: string; peerBucket: string; keyAlias: string; cluster: string; peerCluster: string };
+    backupBucket: {
+        noncurrentVersionDays: number;
+        abortIncompleteUploadDays: number;
+        longTermArchive: { prefix: string; transitionDays: number; storageClass: string; expirationDays: number };
+        objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+        protect: boolean;
+    };
+    replication: Settings["replication"] & {
+        /** RTC threshold in minutes: fixed at 15 by S3. */
+        rtcMinutes: number;
+    };
+    kubernetes: Settings["kubernetes"] & {
+        /** The OIDC issuer host/path (the ARN's part after `oidc-provider/`), used in IRSA trust conditions. */
+        oidcIssuer: string;
+    };
+    backups: Omit<Settings["backups"], "databases" | "credentialsSecret"> & {
+        databases: string[];
+        credentialsSecret: string;
+        baseBackupMaxIntervalSeconds: number;
+        logicalBackupMaxIntervalSeconds: number;
+        verificationMaxIntervalSeconds: number;
+    };
+    alerts: Settings["alerts"] & {
+        /** Alert when unarchived WAL is older than this: the point-in-time restore bound (at most the RPO). */
+        walArchiveAgeSeconds: number;
+        /** Alert when the replica cluster lags more than the region RPO. */
+        replicaLagSeconds: number;
+        baseBackupMaxAgeSeconds: number;
+        logicalBackupMaxAgeSeconds: number;
+        verificationMaxAgeSeconds: number;
+        /** S3 replication latency above which objects miss the RTC SLA. */
+        replicationLatencySeconds: number;
+    };
+}
+
+/**
+ * The configuration every component reads: the parsed settings (z.output of the schema) with the
+ * derived parts. The password is left out: it is read as a Pulumi secret where it is used, because
+ * this object becomes component inputs, which are stored in the state.
+ */
+export type DrConfig = Omit<Settings, keyof Derived | "recoveryWindow" | "walUploadAllowance" | "databasePassword"> & Derived;
+
+function topologyOf(c: Settings, region: string, names: Derived["names"], wal: Derived["wal"]): Topology {
+    const isPrimary = c.role === "primary";
+    const self = { region, cluster: names.cluster, bucket: names.bucket };
+    const peer = { region: c.peerRegion, cluster: names.peerCluster, bucket: names.peerBucket };
+    const [primary, standby] = isPrimary ? [self, peer] : [peer, self];
+    return {
+        role: c.role,
+        isPrimary,
+        primary,
+        standby,
+        verifiedCluster: primary.cluster,
+        verifiedBucket: self.bucket,
+        replicationSource: { region: primary.region, bucket: primary.bucket },
+        failoverType: isPrimary ? "PRIMARY" : "SECONDARY",
+        bootstrap: isPrimary ? "initdb" : "recovery",
+        verificationRpoSeconds: isPrimary ? c.rpo["data-corruption"] : wal.logShippingRegionLossBoundSeconds,
+    };
+}
+
+export function derive(c: Settings, region: string, stack: string): DrConfig {
+    const rpo = { regionSeconds: c.rpo.region, dataCorruptionSeconds: c.rpo["data-corruption"] };
+    const { archiveTimeoutSeconds, boundBy } = deriveArchiveTimeout(rpo, c.walUploadAllowance);
+    const logShipping = logShippingRegionLossBoundSeconds(archiveTimeoutSeconds, c.walUploadAllowance);
+    const pitrBound = pointInTimeRestoreBoundSeconds(archiveTimeoutSeconds, c.walUploadAllowance);
+    const wal: Derived["wal"] = {
+        archiveTimeoutSeconds,
+        archiveTimeout: `${archiveTimeoutSeconds}s`,
+        boundBy,
+        pointInTimeRestoreBoundSeconds: pitrBound,
+        logShippingRegionLossBoundSeconds: logShipping,
+        regionRpoNeedsStreaming: logShipping > rpo.regionSeconds,
+    };
+    const names = {
+        bucket: backupBucketName(c.prefix, region),
+        peerBucket: backupBucketName(c.prefix, c.peerRegion),
+        keyAlias: backupKeyAlias(c.prefix),
+        cluster: clusterName(c.prefix, region),
+        peerCluster: clusterName(c.prefix, c.peerRegion),
+    };
+    const interval = {
+        baseBackup: maxIntervalSeconds(c.backups.baseBackupSchedule),
+        logicalBackup: maxIntervalSeconds(c.backups.logicalBackupSchedule),
+        verification: maxIntervalSeconds(c.backups.verificationSchedule),
+    };
+    const archive = c.backupBucket.longTermArchive;
+    const lock = c.backupBucket.objectLock;
+    const { recoveryWindow, walUploadAllowance, databasePassword: _password, ...settings } = c;
+    return {
+        ...settings,
+        stack,
+        region,
+        isPrimary: c.role === "primary",
+        topology: topologyOf(c, region, names, wal),
+        rpo,
+        rto: { regionSeconds: c.rto.region, dataCorruptionSeconds: c.rto["data-corruption"] },
+        recoveryWindowSeconds: recoveryWindow,
+        recoveryWindowDays: toDaysCeil(recoveryWindow),
+        walUploadAllowanceSeconds: walUploadAllowance,
+        wal,
+        names,
+        backupBucket: {
+            noncurrentVersionDays: toDaysCeil(c.backupBucket.noncurrentVersionRetention ?? recoveryWindow),
+            abortIncompleteUploadDays: toDaysCeil(c.backupBucket.abortIncompleteUploadsAfter),
+            longTermArchive: {
+                prefix: archive.prefix,
+                transitionDays: toDaysCeil(archive.transitionAfter),
+                storageClass: archive.storageClass,
+                expirationDays: toDaysCeil(archive.retention),
+            },
+            objectLock: lock ? { mode: lock.mode, days: toDaysCeil(lock.retention) } : undefined,
+            protect: c.backupBucket.protect,
+        },
+        replication: { ...c.replication, rtcMinutes: RTC_REPLICATION_BOUND_SECONDS / 60 },
+        kubernetes: { ...c.kubernetes, oidcIssuer: c.kubernetes.oidcProviderArn.split(":oidc-provider/")[1] },
+        backups: {
+            ...c.backups,
+            databases: c.backups.databases ?? [c.postgres.database],
+            credentialsSecret: c.backups.credentialsSecret ?? clusterObjectNames(names.cluster).verificationCredentials,
+            baseBackupMaxIntervalSeconds: interval.baseBackup,
+            logicalBackupMaxIntervalSeconds: interval.logicalBackup,
+            verificationMaxIntervalSeconds: interval.verification,
+        },
+        alerts: {
+            ...c.alerts,
+            walArchiveAgeSeconds: pitrBound,
+            replicaLagSeconds: rpo.regionSeconds,
+            baseBackupMaxAgeSeconds: interval.baseBackup + BACKUP_GRACE_SECONDS,
+            logicalBackupMaxAgeSeconds: interval.logicalBackup + BACKUP_GRACE_SECONDS,
+            verificationMaxAgeSeconds: interval.verification + VERIFICATION_GRACE_SECONDS,
+            replicationLatencySeconds: RTC_REPLICATION_BOUND_SECONDS,
+        },
+    };
+}
+
