@@ -2,8 +2,8 @@
 // the stack pins (vendor/crds/, see its README): the API server prunes a field its schema does
 // not know, silently, so a misspelt field here is a setting that never takes effect.
 import { strict as assert } from "assert";
-import { DATA_COMPRESSIONS, WAL_COMPRESSIONS } from "../../components/config";
-import { readStackConfig } from "../../components/stackFile";
+import { DATA_COMPRESSIONS, WAL_COMPRESSIONS } from "../../config/schema";
+import { readStackConfig } from "../../config/stackFile";
 import { CrdValidator } from "../../tools/crds";
 import { Declared, Overrides, ProgramRun, RunOptions, runProgram, Secret } from "../support/program";
 
