@@ -5,7 +5,12 @@
 
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
+import * as os from "os";
+import * as path from "path";
 import { FENCE_CHECK, fenceCheckEnv, FenceCheckRole, fenceMarkerBody, fenceMarkerKey, CNPG_FENCING } from "../../model/fence";
 import { MotoServer } from "../../local/motoServer";
 import { freePort, LOOPBACK } from "../../local/ports";
@@ -61,17 +66,19 @@ class KubeApiStandIn {
     private constructor(private readonly server: http.Server, readonly port: number) {}
 
     get url(): string {
-        return `http://${LOOPBACK}:${this.port}`;
+        return `${this.server instanceof https.Server ? "https" : "http"}://${LOOPBACK}:${this.port}`;
     }
 
-    static async start(): Promise<KubeApiStandIn> {
+    /** Plain HTTP, or HTTPS with `tls` (as the real API server, whose CA the pod gets). */
+    static async start(tls?: { key: string; cert: string }): Promise<KubeApiStandIn> {
         const port = await freePort();
         let api: KubeApiStandIn | undefined;
-        const server = http.createServer((req, res) => {
+        const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
             const chunks: Buffer[] = [];
             req.on("data", (c: Buffer) => chunks.push(c));
             req.on("end", () => api!.handle(req, Buffer.concat(chunks).toString("utf8"), res));
-        });
+        };
+        const server = tls ? https.createServer(tls, listener) : http.createServer(listener);
         api = new KubeApiStandIn(server, port);
         await new Promise<void>((resolve, reject) => {
             server.once("error", reject);
@@ -301,6 +308,35 @@ describe("fence check: the old primary fences itself (S3 emulator + Kubernetes A
         await putObject(moto!.s3(), BUCKET, fenceMarkerKey(PEER), "{not json");
         assertFailedWith(await run(env("primary", 0)), /is not valid JSON/);
         assert.equal(api!.patches().length, 0);
+    });
+
+    it("in a pod: finds the API server from KUBERNETES_SERVICE_HOST/PORT and checks its certificate against the CA", async function () {
+        // A self-signed certificate for 127.0.0.1 stands in for the cluster CA.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "drstack-fence-tls-"));
+        let tlsApi: KubeApiStandIn | undefined;
+        try {
+            const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+            const subject = ["-subj", `/CN=${LOOPBACK}`, "-addext", `subjectAltName=IP:${LOOPBACK}`];
+            execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", key, "-out", cert, ...subject], { stdio: "ignore" });
+            tlsApi = await KubeApiStandIn.start({ key: fs.readFileSync(key, "utf8"), cert: fs.readFileSync(cert, "utf8") });
+            tlsApi.reset();
+            const caFile = jobs!.writeFile("ca.crt", fs.readFileSync(cert, "utf8"));
+            await deliverMarker(1);
+            const inPod = { KUBE_API_URL: "", KUBERNETES_SERVICE_HOST: LOOPBACK, KUBERNETES_SERVICE_PORT: String(tlsApi.port) };
+            assertSucceeded(await run(env("primary", 0, { ...inPod, KUBE_CA_FILE: caFile })));
+            assert.equal(tlsApi.patches().length, 1, "fenced over TLS");
+            assert.equal(tlsApi.annotation(), '["*"]');
+
+            // Another CA: curl refuses the server, the job says so and nothing is patched.
+            execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", key, "-out", cert, ...subject], { stdio: "ignore" });
+            const otherCa = jobs!.writeFile("other-ca.crt", fs.readFileSync(cert, "utf8"));
+            tlsApi.reset();
+            assertFailedWith(await run(env("primary", 0, { ...inPod, KUBE_CA_FILE: otherCa })), /^reading Cluster .* failed: cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ \(curl exit 60\)/);
+            assert.deepEqual(tlsApi.requests, []);
+        } finally {
+            await tlsApi?.stop();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("refuses bad settings before touching S3 or the API", async function () {
