@@ -13,7 +13,7 @@ describe("job scripts (scripts/*.sh)", function () {
     const scripts = fs.readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith(".sh")).sort();
 
     it("are the documented set", function () {
-        assert.deepEqual(scripts, ["lib.sh", "logical-backup.sh", "verify-logical.sh", "verify-physical.sh"]);
+        assert.deepEqual(scripts, ["fence-check.sh", "lib.sh", "logical-backup.sh", "verify-logical.sh", "verify-physical.sh"]);
         const readme = fs.readFileSync(path.join(SCRIPTS_DIR, "README.md"), "utf8");
         for (const script of scripts.filter((s) => s !== "lib.sh")) {
             assert.ok(readme.includes(`## \`${script}\``), `scripts/README.md documents ${script}`);
