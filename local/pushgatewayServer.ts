@@ -12,7 +12,9 @@ export function startPushgateway(): Promise<HttpDaemon> {
     return HttpDaemon.start({
         name: "pushgateway",
         tool: PUSHGATEWAY,
-        args: (port) => [`--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+        // Debian's build persists to /var/lib/prometheus/pushgateway.data by default: results of an
+        // earlier run would come back (and runs would share them). Memory only.
+        args: (port) => [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file=", "--log.level=warn"],
         readyPath: "/-/ready",
     });
 }
