@@ -4,8 +4,9 @@
 // a real Pushgateway for the jobs' results (give the jobs PUSHGATEWAY_URL = pushgatewayUrl), and an
 // AlertWatcher recording what fired when. Every daemon runs in its own process group; stop() ends them all.
 //
-// Which alerts can be proven here is said by coverage(): metrics of the Barman Cloud plugin and of
-// kube-state-metrics have no local producer (no plugin sidecar, no Kubernetes), and are not faked.
+// Which alerts can be proven here is said by coverage(): kube-state-metrics' have no local producer
+// (no Kubernetes) and are not faked; the instance manager's archive counters and the Barman Cloud
+// plugin's backup timestamps are emulated from the real state they describe, and coverage() says so.
 
 import { RuleGroup } from "../../components/alertRules";
 import { DrConfig } from "../../components/config";
@@ -15,6 +16,7 @@ import { startPostgresExporter } from "../../local/postgresExporter";
 import { PrometheusServer, ScrapeTarget } from "../../local/prometheus";
 import { startPushgateway } from "../../local/pushgatewayServer";
 import { AlertWatcher } from "./alertWatcher";
+import { BarmanBackup, PLUGIN_METRIC_PREFIX, pushPluginMetrics } from "./barmanCloudPlugin";
 import { exporterMetricNames, exporterQueriesFile } from "./cnpgQueries";
 import { alertMetrics, scaledAlertRuleGroups } from "./rules";
 
@@ -33,9 +35,12 @@ export function podLabels(config: DrConfig, cluster: string, ordinal = 1): PodLa
 const EXPORTER_ONLY_LABELS = ["server"];
 
 /** Producers the drill cannot run, by metric name prefix, and why. */
-const NO_LOCAL_PRODUCER: { prefix: string; producer: string }[] = [
-    { prefix: "barman_cloud_cloudnative_pg_io_", producer: "the Barman Cloud plugin sidecar (not run locally: barman-cloud runs as archive_command instead)" },
-    { prefix: "kube_", producer: "kube-state-metrics (no Kubernetes locally)" },
+const NO_LOCAL_PRODUCER: { prefix: string; producer: string }[] = [{ prefix: "kube_", producer: "kube-state-metrics (no Kubernetes locally)" }];
+
+/** Metrics the drill emulates from the real state they describe (see the modules named). */
+const EMULATED: { prefix: string; by: string }[] = [
+    { prefix: "cnpg_collector_", by: "the instance manager's counters, in SQL (cnpgQueries.ts INSTANCE_MANAGER_EMULATION)" },
+    { prefix: PLUGIN_METRIC_PREFIX, by: "the Barman Cloud plugin, from the bucket's backup catalog (barmanCloudPlugin.ts, pushed after each base backup)" },
 ];
 
 /** Metrics the backup and verification jobs push (scripts/lib.sh publish_metrics). */
@@ -48,21 +53,24 @@ export interface AlertCoverage {
     provable: boolean;
     /** Metrics with no local producer, and which producer that would be. */
     missing: { metric: string; producer: string }[];
+    /** Metrics the drill emulates, and from what. */
+    emulated: { metric: string; by: string }[];
 }
 
 /** Which alerts' metrics the drill produces: CloudNativePG's via the exporter, the jobs' via the Pushgateway. */
 export function alertCoverage(groups: RuleGroup[], exporterMetrics: string[]): AlertCoverage[] {
     const exported = new Set(exporterMetrics);
     return alertMetrics(groups).map(({ alert, metrics }) => {
+        const emulated = metrics.flatMap((metric) => EMULATED.filter((e) => metric.startsWith(e.prefix)).map((e) => ({ metric, by: e.by })));
         const missing = metrics
-            .filter((m) => !exported.has(m) && !m.startsWith(JOB_METRIC_PREFIX))
+            .filter((m) => !exported.has(m) && !m.startsWith(JOB_METRIC_PREFIX) && !m.startsWith(PLUGIN_METRIC_PREFIX))
             .map((metric) => ({
                 metric,
                 producer:
                     NO_LOCAL_PRODUCER.find((p) => metric.startsWith(p.prefix))?.producer ??
                     "nothing: no CloudNativePG query or emulated instance-manager metric has this name (a rule bug?)",
             }));
-        return { alert, metrics, provable: missing.length === 0, missing };
+        return { alert, metrics, provable: missing.length === 0, missing, emulated };
     });
 }
 
@@ -144,6 +152,11 @@ export class MonitoringStack {
         this.exporters.delete(pod);
         await this.prometheus.setTargets([...this.exporters.values()].map((e) => e.target));
         await entry.daemon.stop();
+    }
+
+    /** Publishes the emulated Barman Cloud plugin metrics of a pod from its backup catalog (readBackupCatalog). */
+    async publishBackupCatalog(pod: PodLabels, backups: BarmanBackup[]): Promise<void> {
+        await pushPluginMetrics(this.pushgatewayUrl, pod, backups);
     }
 
     /** Which alerts the drill can prove, and what the others lack. */

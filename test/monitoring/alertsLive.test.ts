@@ -14,6 +14,7 @@ import { parseConfig } from "../../components/config";
 import { parseDuration } from "../../components/duration";
 import { readStackConfig } from "../../components/stackFile";
 import { MonitoringStack, podLabels } from "../../drill/monitoring/stack";
+import { parseBackupList } from "../../drill/monitoring/barmanCloudPlugin";
 import { drillSettings } from "../../drill/topology";
 import { LocalPostgres } from "../../local/postgres";
 import { runProcess, sleep, waitFor } from "../../local/processes";
@@ -147,5 +148,21 @@ describe("alert rules proven by a real Prometheus (1:30)", function () {
         assert.equal(failed.labels.kind, "logical");
         assert.equal(failed.labels.cluster, config.names.cluster);
         console.log(`      time to detect: DrRestoreVerificationFailed ${((failed.firingAtMs! - pushedAt) / 1000).toFixed(1)} s after the push (for: ${scaled("DrRestoreVerificationFailed").for})`);
+    });
+
+    it("(d) the emulated plugin metrics carry the pod's labels: DrBaseBackupTooOld's expression sees an old backup", async () => {
+        const threshold = config.alerts.baseBackupMaxAgeSeconds / TIME_SCALE;
+        const endedAt = new Date(Date.now() - (threshold + 60) * 1000);
+        const ctime = endedAt.toUTCString().replace(/^(\w{3}), (\d{2}) (\w{3}) (\d{4}) ([\d:]{8}) GMT$/, "$1 $3 $2 $5 $4");
+        const pushedAt = Date.now();
+        await monitoring!.publishBackupCatalog(pod, parseBackupList(JSON.stringify({ backups_list: [{ backup_id: "old", status: "DONE", end_time: ctime }] })));
+        // Pending is enough to show the rule's selector matches the series (it would fire after its scaled for:).
+        await waitFor("DrBaseBackupTooOld to become active", async () => {
+            await monitoring!.watcher.poll();
+            return monitoring!.watcher.all().some((a) => a.alert === "DrBaseBackupTooOld" && a.lastSeenAtMs >= pushedAt);
+        }, 15000);
+        const active = (await monitoring!.prometheus.alerts()).map((a) => a.labels.alertname);
+        assert.ok(active.includes("DrBaseBackupTooOld"));
+        assert.ok(!active.includes("DrBaseBackupMetricsAbsent"), `DrBaseBackupMetricsAbsent resolves once the plugin metrics are there: ${active.join(", ")}`);
     });
 });
