@@ -1,5 +1,6 @@
 // The emulated Barman Cloud plugin metrics: derived from a barman-cloud-backup-list catalog as the
-// plugin derives its recovery window (oldest and newest DONE backup), 0 when there is none.
+// plugin derives its recovery window (oldest and newest DONE backup), 0 when there is none. The
+// sample below has the shape barman 3.4 printed for a real backup to moto ("end_time": "Tue Nov 24 12:07:59 2026").
 import { strict as assert } from "assert";
 import { ctimeSeconds, parseBackupList, pluginMetricsText } from "../../drill/monitoring/barmanCloudPlugin";
 
