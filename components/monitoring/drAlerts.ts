@@ -1,4 +1,4 @@
-// DR alerting for one region: the PrometheusRule (rules from components/alertRules.ts), the
+// DR alerting for one region: the PrometheusRule (rules from components/monitoring/alertRules.ts), the
 // CloudWatch alarms on S3 replication, the SNS topics they notify (one in the stack's region,
 // one in us-east-1 for Route53 health-check alarms, which can only notify topics in their own
 // region), and the Grafana dashboard ConfigMap.
