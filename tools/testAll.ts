@@ -6,6 +6,8 @@
 // `--jobs` at a time, their output printed whole as each one ends; the suites that start PostgreSQL and
 // moto_server (integration, drill) run afterwards, one at a time and alone, their output streamed live, so
 // their timing-sensitive tests never compete with another suite for the two cores.
+// The unit suite runs without mocha's --parallel: two suites at a time already keep both cores busy, and extra
+// mocha workers (each loading ts-node and the Pulumi SDK) only oversubscribe them (measured: see the PR report).
 
 import { ChildProcess, spawn } from "child_process";
 import { Command, InvalidArgumentError } from "commander";
