@@ -1,0 +1,136 @@
+// `npm test`: runs every suite (each one also runs alone as its `npm run` script), prints each suite's output,
+// and ends with a table of each suite's result and wall time, then `N passed, N failed` (tests) on the last line.
+//
+// Policy: run every suite, fail at the end (exit 1 if any suite failed), so one run shows every failure.
+// Suites that start no server and share nothing (typecheck, unit, policies, policy:check, alerts) run
+// `--jobs` at a time, their output printed whole as each one ends; the suites that start PostgreSQL and
+// moto_server (integration, drill) run afterwards, one at a time and alone, their output streamed live, so
+// their timing-sensitive tests never compete with another suite for the two cores.
+// The unit suite runs without mocha's --parallel: two suites at a time already keep both cores busy, and extra
+// mocha workers (each loading ts-node and the Pulumi SDK) only oversubscribe them (measured: see the PR report).
+
+import { ChildProcess, spawn } from "child_process";
+import { Command, InvalidArgumentError } from "commander";
+import { closingLine, mochaCounts, seconds, succeeded, SuiteOutcome, summaryTable } from "./testSummary";
+
+interface Suite {
+    name: string;
+    /** The package.json script that runs it: the one definition of what the suite is. */
+    script: string;
+    /** Starts no server and shares no state with other suites: may run beside another such suite. */
+    isolated: boolean;
+}
+
+const SUITES: Suite[] = [
+    { name: "typecheck", script: "typecheck", isolated: true },
+    { name: "unit", script: "test:unit", isolated: true },
+    { name: "policies", script: "test:policies", isolated: true },
+    { name: "policy:check", script: "policy:check", isolated: true },
+    { name: "alerts", script: "test:alerts", isolated: true },
+    { name: "integration", script: "test:integration", isolated: false },
+    { name: "monitoring", script: "test:monitoring", isolated: false },
+    { name: "drill", script: "test:drill", isolated: false },
+];
+
+const running = new Set<ChildProcess>();
+
+/** Runs one suite as `npm run -s <script>` in its own process group; streams or buffers its output. */
+function runSuite(suite: Suite, stream: boolean): Promise<SuiteOutcome> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+        const child = spawn("npm", ["run", "-s", suite.script], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        running.add(child);
+        const chunks: Buffer[] = [];
+        const collect = (target: NodeJS.WriteStream) => (d: Buffer) => {
+            chunks.push(d);
+            if (stream) target.write(d);
+        };
+        child.stdout!.on("data", collect(process.stdout));
+        child.stderr!.on("data", collect(process.stderr));
+        const finish = (code: number | null) => {
+            running.delete(child);
+            const output = Buffer.concat(chunks).toString("utf8");
+            if (!stream) process.stdout.write(output);
+            const outcome: SuiteOutcome = { name: suite.name, script: suite.script, code, ms: Date.now() - started, tests: mochaCounts(output) };
+            console.log(`== ${suite.name} ${code === 0 ? "passed" : "FAILED"} in ${seconds(outcome.ms)}\n`);
+            resolve(outcome);
+        };
+        child.on("error", (err) => {
+            chunks.push(Buffer.from(`could not start npm: ${err.message}\n`));
+            finish(127);
+        });
+        child.on("close", (code) => finish(code));
+    });
+}
+
+/** Runs suites at most `jobs` at a time; outcomes come back in the order of `suites`. */
+async function runPool(suites: Suite[], jobs: number): Promise<SuiteOutcome[]> {
+    const outcomes: SuiteOutcome[] = new Array(suites.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < suites.length) {
+            const i = next++;
+            console.log(`== ${suites[i].name} (npm run ${suites[i].script}) started`);
+            outcomes[i] = await runSuite(suites[i], jobs === 1);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, suites.length) }, worker));
+    return outcomes;
+}
+
+function positiveInt(value: string): number {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${value}" is not a whole number of at least 1`);
+    return n;
+}
+
+async function main(): Promise<number> {
+    const program = new Command()
+        .name("test")
+        .description("Run every test suite, then print a table of each suite's result and wall time")
+        .option("-j, --jobs <n>", "isolated suites (no servers) run this many at a time", positiveInt, 2)
+        .option("--only <names>", `comma-separated suites to run, of: ${SUITES.map((s) => s.name).join(", ")}`)
+        .parse();
+    const { jobs, only } = program.opts<{ jobs: number; only?: string }>();
+    let suites = SUITES;
+    if (only !== undefined) {
+        const names = only.split(",").map((s) => s.trim());
+        const unknown = names.filter((n) => !SUITES.some((s) => s.name === n));
+        if (unknown.length > 0) {
+            console.error(`--only: unknown suite(s) ${unknown.join(", ")}; the suites are ${SUITES.map((s) => s.name).join(", ")}`);
+            return 2;
+        }
+        suites = SUITES.filter((s) => names.includes(s.name));
+    }
+
+    const started = Date.now();
+    const outcomes = [
+        ...(await runPool(suites.filter((s) => s.isolated), jobs)),
+        ...(await runPool(suites.filter((s) => !s.isolated), 1)),
+    ];
+    console.log(summaryTable(outcomes, Date.now() - started, `suites without servers ${jobs} at a time, the others alone`));
+    console.log(closingLine(outcomes));
+    return outcomes.every(succeeded) ? 0 : 1;
+}
+
+// Ctrl-C or a CI cancel: stop every suite's whole process group (servers included), then exit.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+        for (const child of running) {
+            try {
+                process.kill(-child.pid!, signal);
+            } catch {
+                // already gone
+            }
+        }
+        process.exit(130);
+    });
+}
+
+main().then(
+    (code) => process.exit(code),
+    (err) => {
+        console.error(err);
+        process.exit(1);
+    },
+);
