@@ -5,8 +5,8 @@ import { strict as assert } from "assert";
 import { CHECKS, CheckContext, ConfigError, MIN_DATA_VOLUME, MIN_WAL_VOLUME, parseConfig, scheduleIntervals, Settings, schema } from "../../config";
 import { unflatten } from "../../config/flat";
 import { derivedNames } from "../../config/nameLimits";
-import { NAME_LIMITS } from "../../model/naming";
-import { stackConfigWith } from "../support/program";
+import { iamRoleLogicalNames, NAME_LIMITS } from "../../model/naming";
+import { runProgram, stackConfigWith } from "../support/program";
 
 
 function settings(overrides: Record<string, unknown> = {}): Settings {
@@ -98,4 +98,10 @@ describe("config gaps closed: each bad value is rejected by name", () => {
         // The shipped prefix fits everywhere; the longest a prefix may be is what the CronJob names leave.
         assert.deepEqual(derivedNames("acme-orders", ["us-east-1", "us-west-2"]).filter((n) => n.length > n.limit), []);
     });
+
+    it("checks the IAM roles the program declares (auto-named from these logical names)", async () => {
+        const run = await runProgram("primary");
+        const declared = run.ofType("aws:iam/role:Role").map((r) => r.name);
+        assert.deepEqual([...declared].sort(), [...iamRoleLogicalNames(parseConfig(stackConfigWith("primary"), "primary").prefix)].sort());
+    }).timeout(60000);
 });
