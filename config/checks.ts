@@ -6,7 +6,7 @@
 import { configKey as k } from "../model/contract";
 import { formatDuration } from "../model/duration";
 import { minimumArchivableRpoSeconds } from "../model/rpo";
-import { maxIntervalSeconds } from "../model/schedule";
+import { ScheduleIntervals } from "./derive";
 import { nameLengthProblems } from "./nameLimits";
 import { Problem, problem } from "./problem";
 import { Settings } from "./schema";
@@ -25,6 +25,8 @@ export interface CheckContext {
     region: string;
     /** Tells whether a config key holds a Pulumi secret. */
     isSecret: (key: string) => boolean;
+    /** Each schedule's longest gap between runs (config/derive.ts). */
+    intervals: ScheduleIntervals;
 }
 
 export type Check = (c: Settings, ctx: CheckContext) => Problem[];
@@ -90,8 +92,8 @@ export const reservedPgParameters: Check = (c) =>
         .filter((name) => name in RESERVED_PG_PARAMETERS)
         .map((name) => problem(`postgres.parameters.${name}`, `drstack sets ${name} itself (${RESERVED_PG_PARAMETERS[name]}); remove it here`));
 
-export const baseBackupsWithinWindow: Check = (c) => {
-    const interval = maxIntervalSeconds(c.backups.baseBackupSchedule);
+export const baseBackupsWithinWindow: Check = (c, { intervals }) => {
+    const interval = intervals.baseBackup;
     return interval > c.recoveryWindow
         ? [
               problem(

@@ -133,7 +133,22 @@ function topologyOf(c: Settings, region: string, names: Derived["names"], wal: D
     };
 }
 
-export function derive(c: Settings, region: string, stack: string): DrConfig {
+/** The longest gap between runs of each schedule, computed once per parse (checks and derivation share it). */
+export interface ScheduleIntervals {
+    baseBackup: number;
+    logicalBackup: number;
+    verification: number;
+}
+
+export function scheduleIntervals(c: Settings): ScheduleIntervals {
+    return {
+        baseBackup: maxIntervalSeconds(c.backups.baseBackupSchedule),
+        logicalBackup: maxIntervalSeconds(c.backups.logicalBackupSchedule),
+        verification: maxIntervalSeconds(c.backups.verificationSchedule),
+    };
+}
+
+export function derive(c: Settings, region: string, stack: string, interval: ScheduleIntervals = scheduleIntervals(c)): DrConfig {
     const rpo = { regionSeconds: c.rpo.region, dataCorruptionSeconds: c.rpo["data-corruption"] };
     const { archiveTimeoutSeconds, boundBy } = deriveArchiveTimeout(rpo, c.walUploadAllowance);
     const logShipping = logShippingRegionLossBoundSeconds(archiveTimeoutSeconds, c.walUploadAllowance);
@@ -152,11 +167,6 @@ export function derive(c: Settings, region: string, stack: string): DrConfig {
         keyAlias: backupKeyAlias(c.prefix),
         cluster: clusterName(c.prefix, region),
         peerCluster: clusterName(c.prefix, c.peerRegion),
-    };
-    const interval = {
-        baseBackup: maxIntervalSeconds(c.backups.baseBackupSchedule),
-        logicalBackup: maxIntervalSeconds(c.backups.logicalBackupSchedule),
-        verification: maxIntervalSeconds(c.backups.verificationSchedule),
     };
     const archive = c.backupBucket.longTermArchive;
     const lock = c.backupBucket.objectLock;

@@ -1,7 +1,7 @@
 // The stack configuration, Pulumi-free: schema, checks, derivation, reading stack files.
 // The Pulumi adapter (loadConfig) is config/pulumi.ts, imported only by the program.
 export { CHECKS, CheckContext, Check, RESERVED_PG_PARAMETERS, runChecks } from "./checks";
-export { BACKUP_GRACE_SECONDS, derive, DrConfig, Topology, VERIFICATION_GRACE_SECONDS } from "./derive";
+export { BACKUP_GRACE_SECONDS, derive, DrConfig, ScheduleIntervals, scheduleIntervals, Topology, VERIFICATION_GRACE_SECONDS } from "./derive";
 export { FlatConfig, SecretKeyPredicate } from "./flat";
 export { derivedNames, nameLengthProblems } from "./nameLimits";
 export { parseConfig } from "./parse";

@@ -3,7 +3,7 @@
 // read Pulumi.<stack>.yaml through it exactly as `pulumi up` does (config/pulumi.ts).
 
 import { runChecks } from "./checks";
-import { derive, DrConfig } from "./derive";
+import { derive, DrConfig, scheduleIntervals } from "./derive";
 import { REGION, show } from "./fields";
 import { describeIssue, FlatConfig, SecretKeyPredicate, unflatten } from "./flat";
 import { ConfigError, render } from "./problem";
@@ -25,9 +25,10 @@ export function parseConfig(flat: FlatConfig, stack: string, isSecret: SecretKey
     if (problems.length > 0 || !result.success) {
         throw new ConfigError(stack, problems);
     }
-    problems.push(...runChecks(result.data, { region: region!, isSecret }).map(render));
+    const intervals = scheduleIntervals(result.data);
+    problems.push(...runChecks(result.data, { region: region!, isSecret, intervals }).map(render));
     if (problems.length > 0) {
         throw new ConfigError(stack, problems);
     }
-    return derive(result.data, region!, stack);
+    return derive(result.data, region!, stack, intervals);
 }

@@ -8,7 +8,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RuleGroup } from "./alertRules";
 import { ROUTE53_METRICS_REGION } from "../dns/failoverRecord";
-import { clusterObjectNames, COMPONENT_TYPES, EXTERNAL_METRICS } from "../../model/contract";
+import { CLOUDWATCH_ALARMS } from "../../model/alertCatalog";
+import { clusterObjectNames, COMPONENT_TYPES } from "../../model/contract";
 
 export interface DrAlertsArgs {
     /** Cluster name: names the PrometheusRule and the dashboard. */
@@ -57,7 +58,7 @@ export class DrAlerts extends pulumi.ComponentResource {
         if (args.replication) {
             const r = args.replication;
             const dimensions = { SourceBucket: r.sourceBucket, DestinationBucket: r.destinationBucket, RuleId: r.ruleId };
-            const alarm = (suffix: string, metricName: string, statistic: string, threshold: number, description: string) =>
+            const alarm = (suffix: keyof typeof CLOUDWATCH_ALARMS, metricName: string, statistic: string, threshold: number, description: string) =>
                 new aws.cloudwatch.MetricAlarm(
                     `${name}-${suffix}`,
                     {
@@ -77,9 +78,9 @@ export class DrAlerts extends pulumi.ComponentResource {
                     },
                     { parent: this },
                 );
-            alarm("replication-latency", EXTERNAL_METRICS.s3ReplicationLatency, "Maximum", r.latencyThresholdSeconds,
+            alarm("replication-latency", CLOUDWATCH_ALARMS["replication-latency"].metric, "Maximum", r.latencyThresholdSeconds,
                 `S3 replication to ${r.destinationBucket} is slower than the RTC bound: WAL reaches the standby region late`);
-            alarm("replication-failures", EXTERNAL_METRICS.s3OperationsFailedReplication, "Sum", 0,
+            alarm("replication-failures", CLOUDWATCH_ALARMS["replication-failures"].metric, "Sum", 0,
                 `S3 replication to ${r.destinationBucket} failed for some objects: the standby region is missing backups or WAL`);
         }
 

@@ -2,20 +2,19 @@
 // rejects its bad case naming the setting to change. Then the gaps each check or schema rule closes,
 // through parseConfig, as a user meets them.
 import { strict as assert } from "assert";
-import { CHECKS, CheckContext, ConfigError, MIN_DATA_VOLUME, MIN_WAL_VOLUME, parseConfig, Settings, schema } from "../../config";
+import { CHECKS, CheckContext, ConfigError, MIN_DATA_VOLUME, MIN_WAL_VOLUME, parseConfig, scheduleIntervals, Settings, schema } from "../../config";
 import { unflatten } from "../../config/flat";
 import { derivedNames } from "../../config/nameLimits";
-import { NAME_LIMITS } from "../../model/naming";
-import { stackConfigWith } from "../support/program";
+import { iamRoleLogicalNames, NAME_LIMITS } from "../../model/naming";
+import { runProgram, stackConfigWith } from "../support/program";
 
-const ctx: CheckContext = { region: "us-east-1", isSecret: () => true };
 
 function settings(overrides: Record<string, unknown> = {}): Settings {
     return schema.parse(unflatten(stackConfigWith("primary", overrides)).values);
 }
 
-function keysOf(check: keyof typeof CHECKS, s: Settings, context = ctx): string[] {
-    return CHECKS[check](s, context).map((p) => p.key);
+function ctxFor(s: Settings, isSecret = true): CheckContext {
+    return { region: "us-east-1", isSecret: () => isSecret, intervals: scheduleIntervals(s) };
 }
 
 function problemsOf(overrides: Record<string, unknown>): string[] {
@@ -30,12 +29,13 @@ function problemsOf(overrides: Record<string, unknown>): string[] {
 
 describe("config checks, one rule each", () => {
     it("every check accepts the shipped primary stack", () => {
+        const s = settings();
         for (const [name, check] of Object.entries(CHECKS)) {
-            assert.deepEqual(check(settings(), ctx), [], name);
+            assert.deepEqual(check(s, ctxFor(s)), [], name);
         }
     });
 
-    const cases: [keyof typeof CHECKS, Record<string, unknown>, string, CheckContext?][] = [
+    const cases: [keyof typeof CHECKS, Record<string, unknown>, string, boolean?][] = [
         ["peerRegionDiffers", { "drstack:peerRegion": "us-east-1" }, "drstack:peerRegion"],
         ["rpoWithinRecoveryWindow", { "drstack:rpo.region": "60d" }, "drstack:rpo.region"],
         ["rpoArchivable", { "drstack:rpo.data-corruption": "20s" }, "drstack:rpo.data-corruption"],
@@ -44,15 +44,17 @@ describe("config checks, one rule each", () => {
         ["reservedPgParameters", { "drstack:postgres.parameters": { wal_level: "minimal" } }, "drstack:postgres.parameters.wal_level"],
         ["baseBackupsWithinWindow", { "drstack:backups.baseBackupSchedule": "0 0 2 1 1 *" }, "drstack:backups.baseBackupSchedule"],
         ["managedRolesConnection", { "drstack:database.manageRoles": true, "drstack:database.host": undefined }, "drstack:database.host"],
-        ["passwordIsSecret", { "drstack:databasePassword": "hunter2" }, "drstack:databasePassword", { region: "us-east-1", isSecret: () => false }],
+        ["passwordIsSecret", { "drstack:databasePassword": "hunter2" }, "drstack:databasePassword", false],
         ["aliasNeedsZone", { "drstack:dns.endpointType": "alias" }, "drstack:dns.aliasZoneId"],
         ["emergencyFailoverOnPrimary", { "drstack:role": "standby", "drstack:emergencyFailover": true }, "drstack:emergencyFailover"],
         ["notificationEndpoints", { "drstack:alerts.notify": [{ protocol: "sms", endpoint: "call-bob" }] }, "drstack:alerts.notify[0].endpoint"],
         ["derivedNamesFit", { "drstack:prefix": "a".repeat(32) }, "drstack:prefix"],
     ];
-    for (const [check, overrides, key, context] of cases) {
+    for (const [check, overrides, key, secret] of cases) {
         it(`${check} rejects its case, naming ${key}`, () => {
-            assert.ok(keysOf(check, settings(overrides), context).includes(key), JSON.stringify(CHECKS[check](settings(overrides), context ?? ctx)));
+            const s = settings(overrides);
+            const problems = CHECKS[check](s, ctxFor(s, secret ?? true));
+            assert.ok(problems.some((p) => p.key === key), JSON.stringify(problems));
         });
     }
 });
@@ -96,4 +98,10 @@ describe("config gaps closed: each bad value is rejected by name", () => {
         // The shipped prefix fits everywhere; the longest a prefix may be is what the CronJob names leave.
         assert.deepEqual(derivedNames("acme-orders", ["us-east-1", "us-west-2"]).filter((n) => n.length > n.limit), []);
     });
+
+    it("checks the IAM roles the program declares (auto-named from these logical names)", async () => {
+        const run = await runProgram("primary");
+        const declared = run.ofType("aws:iam/role:Role").map((r) => r.name);
+        assert.deepEqual([...declared].sort(), [...iamRoleLogicalNames(parseConfig(stackConfigWith("primary"), "primary").prefix)].sort());
+    }).timeout(60000);
 });
