@@ -46,6 +46,16 @@ export function codec(name: string): Codec {
     return CODECS[name as CodecName];
 }
 
+/** The Debian package of each codec's Python library (gzip and bz2 are in the standard library). */
+const PYTHON_PACKAGES: Record<CodecName, string> = {
+    none: "python3",
+    gzip: "python3",
+    bzip2: "python3",
+    snappy: "python3-snappy",
+    lz4: "python3-lz4",
+    zstd: "python3-zstandard",
+};
+
 const CODEC_SCRIPT = path.join(__dirname, "codec.py");
 
 /** The interpreter a script's #! line names (barman-cloud's Python, whose modules decide what it can do). */
@@ -101,7 +111,9 @@ export class CodecRunner {
             return undefined;
         } catch (error) {
             const lines = (error as Error).message.trim().split("\n");
-            return `${this.python} cannot round-trip ${name}: ${lines[lines.length - 1]}`;
+            const last = lines[lines.length - 1];
+            const hint = /ModuleNotFoundError/.test(last) ? ` (apt-get install -y ${PYTHON_PACKAGES[name]})` : "";
+            return `${this.python} cannot round-trip ${name}: ${last}${hint}`;
         } finally {
             fs.rmSync(plain, { force: true });
             fs.rmSync(`${plain}.${name}`, { force: true });

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import * as fs from "fs";
 import { parseConfig } from "../components/config";
 import { readStackConfig } from "../components/stackFile";
+import { preflight } from "../drill/preflight";
 import { CODEC_NAMES, CodecName } from "./codecs";
 import { formatPhases } from "./phases";
 import { benchPitr, DEFAULT_PITR_SIZES_MIB, formatPitr } from "./pitr";
@@ -72,6 +73,8 @@ const o = program.opts<{
 const log = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
 (async () => {
+    // The drill's tools and packages (PostgreSQL, barman-cloud and its compressions, moto_server).
+    preflight(log);
     // The shipped stack's settings: what the figures are judged for.
     const shipped = parseConfig(readStackConfig("primary"), "primary").postgres;
     const results: Record<string, unknown> = { machine: await machineInfo(), startedAt: new Date().toISOString(), options: o };
