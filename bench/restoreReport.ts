@@ -85,7 +85,8 @@ export function formatRestore(r: RestoreResult): string {
         "",
         "- start-up = barman-cloud-backup-list (Python, boto3, the catalogue); download = S3 GETs of the tars from moto + sync; decompress = the codec's Python library (as barman uses it) to nowhere;",
         "  unpack = Python tarfile.extractall of the uncompressed tar + sync (barman's way); all on the same filesystem as the plain copy.",
-        "- est. = codec-only: start-up + download scaled by size from the uncompressed download + decompression + unpack (not an end-to-end barman-cloud-restore).",
+        "- est. = codec-only: the measured uncompressed restore, less the download time the smaller tar saves, plus decompression (not an end-to-end barman-cloud-restore).",
+        "- sum of phases can exceed the restore: moto serves the next bytes while barman unpacks, so the phases overlap.",
         `- Backups as production takes them: --encryption aws:kms (moto only records it), --jobs 2, --immediate-checkpoint. WAL fetch and recovery are not included (see the pitr part).`,
     ].join("\n");
 }
