@@ -5,8 +5,8 @@ import { spawnSync } from "child_process";
 import { JOB_TOOLS, requireTools, systemPath, which } from "../local/tools";
 import { serviceUser } from "../local/user";
 
-/** The Debian packages behind every tool the drill runs. */
-export const DRILL_PACKAGES = ["postgresql", "barman-cli-cloud", "awscli", "jq", "curl"];
+/** The Debian packages behind every tool the drill and the bench run (python3-*: barman-cloud's optional compressions). */
+export const DRILL_PACKAGES = ["postgresql", "barman-cli-cloud", "python3-snappy", "python3-lz4", "python3-zstandard", "awscli", "jq", "curl"];
 export const MOTO_INSTALL = `pip install "moto[server]"`;
 
 function missingTools(): string | undefined {
