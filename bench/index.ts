@@ -5,8 +5,8 @@
 // Figures, not assertions.
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as fs from "fs";
-import { parseConfig } from "../components/config";
-import { readStackConfig } from "../components/stackFile";
+import { parseConfig } from "../config";
+import { readStackConfig } from "../config";
 import { preflight } from "../drill/preflight";
 import { CODEC_NAMES, CodecName } from "./codecs";
 import { formatPhases } from "./phases";
