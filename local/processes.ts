@@ -40,38 +40,41 @@ export interface ProcessInfo {
     cmdline: string;
 }
 
-function readProcess(pid: number): { info: ProcessInfo; tag: string | undefined } | undefined {
+/** The environment tag of a process, if it has one (undefined also when its environment is not ours to read). */
+function tagOf(pid: number): string | undefined {
     try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        // After the parenthesised command: state ppid pgrp session ...
-        const [state, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        if (state === "Z" || state === "X") return undefined; // dead, waiting to be reaped
-        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-        let tag: string | undefined;
-        try {
-            const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8");
-            const at = environ.indexOf(`${OWNER_TAG_VARIABLE}=`);
-            if (at >= 0 && (at === 0 || environ[at - 1] === "\0")) {
-                const start = at + OWNER_TAG_VARIABLE.length + 1;
-                const end = environ.indexOf("\0", start);
-                tag = environ.slice(start, end < 0 ? undefined : end);
-            }
-        } catch {
-            // someone else's process: not ours to judge
-        }
-        return { info: { pid, pgid: Number(pgrp), sid: Number(session), cmdline }, tag };
+        const environ = fs.readFileSync(`/proc/${pid}/environ`, "latin1");
+        const at = environ.indexOf(`${OWNER_TAG_VARIABLE}=`);
+        if (at < 0 || (at > 0 && environ[at - 1] !== "\0")) return undefined;
+        const start = at + OWNER_TAG_VARIABLE.length + 1;
+        const end = environ.indexOf("\0", start);
+        return environ.slice(start, end < 0 ? undefined : end);
     } catch {
-        return undefined; // exited meanwhile
+        return undefined;
     }
 }
 
-/** Live processes (zombies excluded) matching `match`, from /proc. */
-function scan(match: (p: ProcessInfo, tag: string | undefined) => boolean): ProcessInfo[] {
+/**
+ * Live processes (zombies excluded) matching `match`, from /proc. Reads each process's stat and
+ * environment, and the command line only of those that match (a scan is two reads per process).
+ */
+function scan(match: (p: { pid: number; pgid: number }, tag: string | undefined) => boolean): ProcessInfo[] {
     const found: ProcessInfo[] = [];
     for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-        const p = readProcess(Number(entry));
-        if (p && match(p.info, p.tag)) found.push(p.info);
+        const pid = Number(entry);
+        try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+            // After the parenthesised command: state ppid pgrp session ...
+            const [state, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (state === "Z" || state === "X") continue; // dead, waiting to be reaped
+            const pgid = Number(pgrp);
+            if (!match({ pid, pgid }, tagOf(pid))) continue;
+            const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+            found.push({ pid, pgid, sid: Number(session), cmdline });
+        } catch {
+            // exited meanwhile
+        }
     }
     return found;
 }
@@ -98,6 +101,7 @@ export class ManagedProcess {
         readonly tag: string,
     ) {
         this.registration = processTeardown.add(`kill ${name}`, () => this.kill());
+        // What the leader leaves when it exits is killed by stop()/kill(), or by the exit hook.
         this.exited = new Promise((resolve) => {
             const done = (code: number | null, signal: NodeJS.Signals | null) => {
                 if (this.exitInfo === undefined) {
@@ -107,10 +111,6 @@ export class ManagedProcess {
             };
             child.once("exit", done);
             child.once("error", () => done(null, null));
-        }).then((info) => {
-            // The leader is gone; anything it left goes too (kill() waits for that).
-            this.killMembers();
-            return info as ProcessExit;
         });
     }
 
@@ -205,7 +205,8 @@ export class ManagedProcess {
                 const what = left.length > 0 ? describeProcesses(left) : `the leader (pid ${this.child.pid}) was not reaped`;
                 throw new Error(`${this.name}: still running ${waited} ms after SIGKILL of its processes and groups ${[...groups].join(", ")}:\n${what}`);
             }
-            await new Promise((resolve) => setTimeout(resolve, 25));
+            // A scan reads /proc; on a loaded machine it takes a while, so poll gently.
+            await new Promise((resolve) => setTimeout(resolve, 100));
             left = this.killMembers(groups);
         }
         this.registration.release();
