@@ -28,14 +28,8 @@ const program = new Command()
 const o = program.opts<{ stack: string; scenario?: string[]; rate: number; duration: number; replicationLag: number; timeScale: number; out: string }>();
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
-// Ctrl-C or a CI timeout: exit through Node's exit handlers, which stop every process group the
-// drill started (local/processes.ts), instead of dying with servers left running.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-        console.error(`drill: ${signal}: stopping everything the drill started`);
-        process.exit(130);
-    });
-}
+// Ctrl-C or a CI timeout: every server, proxy and temp dir the drill started is on
+// processTeardown (local/teardown.ts), which stops them all on SIGINT/SIGTERM/SIGHUP and exits.
 
 (async () => {
     if (!listStacks().includes(o.stack)) {

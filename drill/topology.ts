@@ -9,6 +9,7 @@ import { MotoServer } from "../local/motoServer";
 import { LocalPostgres } from "../local/postgres";
 import { runChecked } from "../local/processes";
 import { TcpProxy } from "../local/tcpProxy";
+import { processTeardown, Teardown } from "../local/teardown";
 import { postgresBinDir } from "../local/tools";
 import { Replicator } from "./replicator";
 import { Target } from "./workload";
@@ -70,6 +71,8 @@ export class Topology {
 
     private constructor(
         readonly settings: DrillSettings,
+        /** Everything this topology started, stopped newest first by cleanup(). */
+        readonly teardown: Teardown,
         readonly moto: MotoServer,
         /** The primary's route to its own region's bucket: cut when the region is lost or S3 is down. */
         readonly s3Link: TcpProxy,
@@ -81,18 +84,19 @@ export class Topology {
         readonly standbyServer: string,
     ) {}
 
-    static async start(settings: DrillSettings, options: TopologyOptions): Promise<Topology> {
+    /** Starts the parts; each goes on a scope of `parent`, so an interrupted drill stops them too. */
+    static async start(settings: DrillSettings, options: TopologyOptions, parent: Teardown = processTeardown): Promise<Topology> {
         // The primary region is the one whose cluster is primary, whichever stack the drill mirrors.
         const { primary: p, standby: s } = settings.config.topology;
         const [primaryBucket, standbyBucket, primaryServer, standbyServer] = [p.bucket, s.bucket, p.cluster, s.cluster];
-        const cleanups: (() => Promise<unknown>)[] = [];
+        const teardown = parent.scope("topology");
         try {
             const moto = await MotoServer.start();
-            cleanups.push(() => moto.stop());
+            teardown.add("stop moto_server", () => moto.stop());
             await moto.createBucket(primaryBucket, { versioning: true });
             await moto.createBucket(standbyBucket, { versioning: true });
             const s3Link = await TcpProxy.start(moto.port);
-            cleanups.push(() => s3Link.stop());
+            teardown.add("stop the S3 link proxy", () => s3Link.stop());
             const archiveCommand =
                 options.archiveCommand ??
                 `barman-cloud-wal-archive --${settings.walCompression} --encryption aws:kms --endpoint-url ${s3Link.endpoint} s3://${primaryBucket}/ ${primaryServer} %p`;
@@ -109,29 +113,32 @@ export class Topology {
                 },
                 env: moto.awsEnv(),
             });
-            cleanups.push(() => primary.cleanup());
+            teardown.add("remove the primary", () => primary.cleanup());
             // Observed on PostgreSQL 15: archive_timeout forces no segment switch before the server's
             // first checkpoint after initdb (then it switches on time). A production cluster has long
             // checkpointed, so the drill starts from that state.
             await primary.query("CHECKPOINT");
-            const topology = new Topology(settings, moto, s3Link, primary, primaryBucket, standbyBucket, primaryServer, standbyServer);
+            const topology = new Topology(settings, teardown, moto, s3Link, primary, primaryBucket, standbyBucket, primaryServer, standbyServer);
             if (options.replicator !== false) {
-                topology.replicator = new Replicator(moto.s3(), primaryBucket, standbyBucket, settings.replicationLagSeconds);
+                const replicator = new Replicator(moto.s3(), primaryBucket, standbyBucket, settings.replicationLagSeconds);
+                topology.replicator = replicator;
+                teardown.add("stop the replication emulation", () => replicator.stop());
             }
             if (options.standby) {
                 await topology.startStandby();
             }
             return topology;
         } catch (error) {
-            for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+            await teardown.runAll().catch((cleanupError: Error) => settings.log(cleanupError.message));
             throw error;
         }
     }
 
     private async startStandby(): Promise<void> {
         const { moto, primary } = this;
-        this.link = await TcpProxy.start(primary.port);
-        const link = this.link;
+        const link = await TcpProxy.start(primary.port);
+        this.link = link;
+        this.teardown.add("stop the inter-region link proxy", () => link.stop());
         this.standby = await LocalPostgres.adopt({
             name: "drill-standby",
             env: moto.awsEnv(),
@@ -152,6 +159,8 @@ export class Topology {
             },
             signal: "standby",
         });
+        const standby = this.standby;
+        this.teardown.add("remove the standby", () => standby.cleanup());
     }
 
     target(server: LocalPostgres): Target {
@@ -222,12 +231,7 @@ export class Topology {
     }
 
     /** Stops and removes everything, also after a failure; nothing it started keeps running. */
-    async cleanup(): Promise<void> {
-        await this.replicator?.stop().catch(() => undefined);
-        await this.standby?.cleanup().catch(() => undefined);
-        await this.link?.stop().catch(() => undefined);
-        await this.primary.cleanup().catch(() => undefined);
-        await this.s3Link.stop().catch(() => undefined);
-        await this.moto.stop().catch(() => undefined);
+    cleanup(): Promise<void> {
+        return this.teardown.runAll();
     }
 }

@@ -1,4 +1,5 @@
-// The drill's results, as written to drill-report.json and rendered by drill/report.ts.
+// The drill's results, as written to drill-report.json and rendered by drill/report/. Every
+// verdict in here is reached once, by drill/scenarios/result.ts; the report only renders it.
 // Times are milliseconds since the drill (or scenario) started unless named otherwise.
 
 export type Status = "PASS" | "FAIL" | "ERROR";
@@ -27,12 +28,16 @@ export interface RpoResult {
      * predicted bound. Defaults to target.seconds.
      */
     limitSeconds?: number;
+    /** The verdict: the loss fits the limit (a zero limit: no acknowledged commit lost). */
+    met: boolean;
 }
 
 export interface RtoResult {
     /** From the disaster (or the start of the switchover) to the first write accepted by the new primary, seconds. */
     measuredSeconds: number;
     target: Target;
+    /** The verdict: measured within the target. */
+    met: boolean;
 }
 
 export interface Step {

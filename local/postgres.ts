@@ -249,7 +249,10 @@ export class LocalPostgres {
         }
     }
 
-    /** Stops the server; resolves once the postmaster and every backend are gone. */
+    /**
+     * Stops the server; resolves once the postmaster and everything it started are gone, an
+     * archive_command or restore_command in flight included (ManagedProcess.stop).
+     */
     async stop(mode: StopMode = "fast", timeoutMs = 60000): Promise<void> {
         const proc = this.process;
         if (!proc || !proc.running) {
@@ -261,7 +264,10 @@ export class LocalPostgres {
 
     /** Stops the server if needed (immediate: the data is thrown away) and deletes everything. */
     async cleanup(): Promise<void> {
-        await this.stop("immediate", 20000).catch(() => undefined);
-        removeDir(this.baseDir);
+        try {
+            await this.stop("immediate", 20000);
+        } finally {
+            removeDir(this.baseDir);
+        }
     }
 }

@@ -1,9 +1,17 @@
 // Child processes that cannot outlive their owner. Every process runs in its own process group
-// (detached), so stopping it also stops what it started (PostgreSQL backends, an archive_command
-// in flight, the tools a job script runs). Groups still alive when Node exits are SIGKILLed.
+// and session (detached), and carries a tag in its environment that everything it starts
+// inherits. Killing a process kills every process carrying its tag and every member of their
+// groups, then waits until none is left. The tag is needed because a process group is not
+// enough: PostgreSQL puts each child of the postmaster in a session of its own
+// (InitPostmasterChild, src/backend/utils/init/miscinit.c, calls setsid()), and the archiver
+// runs archive_command with system(), so an archive command in flight lives in the archiver's
+// group, which survives a SIGKILL of the postmaster's group. Every process is also on
+// processTeardown, so nothing is left when Node exits or is interrupted.
 
 import { ChildProcess, spawn } from "child_process";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
+import { processTeardown, Registration } from "./teardown";
 
 /** The OS identity a process runs as; omitted means the current user. */
 export interface RunAs {
@@ -16,24 +24,84 @@ export interface ProcessExit {
     signal: NodeJS.Signals | null;
 }
 
-const live = new Set<ManagedProcess>();
+/** The environment variable that marks every process started here, and what they start. */
+export const OWNER_TAG_VARIABLE = "DRSTACK_OWNER_TAG";
+/** This Node process's prefix of the tags: `${OWNER_TAG_PREFIX}<n>` for its n-th process. */
+const OWNER_TAG_PREFIX = `${process.pid}.${randomBytes(4).toString("hex")}.`;
+let nextTag = 1;
+/** This Node process's own process group, which a cleanup must never signal. */
+const OWN_GROUP = Number(fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ")[2]);
 
-process.on("exit", () => {
-    for (const p of live) {
-        p.signalGroup("SIGKILL");
+/** A process seen in /proc. */
+export interface ProcessInfo {
+    pid: number;
+    pgid: number;
+    sid: number;
+    cmdline: string;
+}
+
+/** The environment tag of a process, if it has one (undefined also when its environment is not ours to read). */
+function tagOf(pid: number): string | undefined {
+    try {
+        const environ = fs.readFileSync(`/proc/${pid}/environ`, "latin1");
+        const at = environ.indexOf(`${OWNER_TAG_VARIABLE}=`);
+        if (at < 0 || (at > 0 && environ[at - 1] !== "\0")) return undefined;
+        const start = at + OWNER_TAG_VARIABLE.length + 1;
+        const end = environ.indexOf("\0", start);
+        return environ.slice(start, end < 0 ? undefined : end);
+    } catch {
+        return undefined;
     }
-});
+}
+
+/**
+ * Live processes (zombies excluded) matching `match`, from /proc. Reads each process's stat and
+ * environment, and the command line only of those that match (a scan is two reads per process).
+ */
+function scan(match: (p: { pid: number; pgid: number }, tag: string | undefined) => boolean): ProcessInfo[] {
+    const found: ProcessInfo[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+        const pid = Number(entry);
+        try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+            // After the parenthesised command: state ppid pgrp session ...
+            const [state, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (state === "Z" || state === "X") continue; // dead, waiting to be reaped
+            const pgid = Number(pgrp);
+            if (!match({ pid, pgid }, tagOf(pid))) continue;
+            const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+            found.push({ pid, pgid, sid: Number(session), cmdline });
+        } catch {
+            // exited meanwhile
+        }
+    }
+    return found;
+}
+
+/** Every live process started by this Node process (through here), and what those started. */
+export function ownedProcesses(): ProcessInfo[] {
+    return scan((_, tag) => tag?.startsWith(OWNER_TAG_PREFIX) === true);
+}
+
+export function describeProcesses(ps: ProcessInfo[]): string {
+    return ps.map((p) => `pid ${p.pid} (group ${p.pgid}, session ${p.sid}): ${p.cmdline}`).join("\n");
+}
 
 export class ManagedProcess {
     /** Resolves when the process (the group leader) exits. */
     readonly exited: Promise<ProcessExit>;
     private exitInfo: ProcessExit | undefined;
+    private readonly registration: Registration;
 
     constructor(
         readonly name: string,
         readonly child: ChildProcess,
+        /** The value of OWNER_TAG_VARIABLE in its environment. */
+        readonly tag: string,
     ) {
-        live.add(this);
+        this.registration = processTeardown.add(`kill ${name}`, () => this.kill());
+        // What the leader leaves when it exits is killed by stop()/kill(), or by the exit hook.
         this.exited = new Promise((resolve) => {
             const done = (code: number | null, signal: NodeJS.Signals | null) => {
                 if (this.exitInfo === undefined) {
@@ -43,11 +111,6 @@ export class ManagedProcess {
             };
             child.once("exit", done);
             child.once("error", () => done(null, null));
-        }).then((info) => {
-            // The leader is gone; anything left in its group goes too.
-            this.signalGroup("SIGKILL");
-            live.delete(this);
-            return info as ProcessExit;
         });
     }
 
@@ -66,6 +129,16 @@ export class ManagedProcess {
         return this.exitInfo;
     }
 
+    /**
+     * Every live process that belongs to this one: those carrying its tag (whatever group or session
+     * they moved to, even orphaned), and every live member of the leader's group and of `groups`.
+     */
+    members(groups: ReadonlySet<number> = new Set()): ProcessInfo[] {
+        // The leader's group number is only ours while the leader is unreaped: later it may be reused.
+        const leader = this.exitInfo === undefined ? this.child.pid : undefined;
+        return scan((p, tag) => tag === this.tag || p.pgid === leader || groups.has(p.pgid));
+    }
+
     /** Signals only the leader (PostgreSQL's shutdown modes are signals to the postmaster). */
     signal(signal: NodeJS.Signals): void {
         if (this.child.pid !== undefined && this.exitInfo === undefined) {
@@ -77,9 +150,9 @@ export class ManagedProcess {
         }
     }
 
-    /** Signals the whole process group. */
+    /** Signals the leader's process group (while the leader is unreaped: later its number may be reused). */
     signalGroup(signal: NodeJS.Signals): void {
-        if (this.child.pid !== undefined) {
+        if (this.child.pid !== undefined && this.exitInfo === undefined) {
             try {
                 process.kill(-this.child.pid, signal);
             } catch {
@@ -89,24 +162,85 @@ export class ManagedProcess {
     }
 
     /**
-     * Sends `signal` (to the leader, or the group with `group: true`), waits up to `graceMs`,
-     * then SIGKILLs the group. Resolves once the leader has exited.
+     * SIGKILLs, synchronously, every member and every group a member is in (adding those to `groups`).
+     * Returns the members it found.
+     */
+    private killMembers(groups = new Set<number>()): ProcessInfo[] {
+        this.signalGroup("SIGKILL");
+        const members = this.members(groups);
+        for (const m of members) {
+            if (m.pgid > 1 && m.pgid !== OWN_GROUP) groups.add(m.pgid); // never our own group
+        }
+        for (const group of groups) {
+            try {
+                process.kill(-group, "SIGKILL");
+            } catch {
+                // gone
+            }
+        }
+        for (const m of members) {
+            try {
+                process.kill(m.pid, "SIGKILL");
+            } catch {
+                // gone
+            }
+        }
+        return members;
+    }
+
+    /**
+     * Kills the process and everything it started, and resolves once none of them is left: no live
+     * process carrying its tag or in a group one of them was in, and the leader reaped. The SIGKILLs go
+     * out before the first await, so the exit hook can rely on this. Zombies do not count: they have
+     * exited and wait only for their parent to reap them (here often init, which may take its time).
+     * Throws, naming what remained and how long it waited, if anything is still running after `timeoutMs`.
+     */
+    async kill(timeoutMs = 20000): Promise<void> {
+        const started = Date.now();
+        const groups = new Set<number>();
+        let left = this.killMembers(groups);
+        while (left.length > 0 || this.running) {
+            const waited = Date.now() - started;
+            if (waited > timeoutMs) {
+                const what = left.length > 0 ? describeProcesses(left) : `the leader (pid ${this.child.pid}) was not reaped`;
+                throw new Error(`${this.name}: still running ${waited} ms after SIGKILL of its processes and groups ${[...groups].join(", ")}:\n${what}`);
+            }
+            // A scan reads /proc; on a loaded machine it takes a while, so poll gently.
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            left = this.killMembers(groups);
+        }
+        this.registration.release();
+    }
+
+    /**
+     * Sends `signal` (to the leader, or the group with `group: true`) and waits up to `graceMs` for the
+     * leader to exit; then kills whatever is left of it (see kill()). Resolves once nothing is left.
      */
     async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 15000, group = true): Promise<ProcessExit> {
-        if (this.exitInfo !== undefined) {
-            return this.exitInfo;
+        if (this.exitInfo === undefined) {
+            if (group) {
+                this.signalGroup(signal);
+            } else {
+                this.signal(signal);
+            }
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([this.exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+            clearTimeout(timer);
         }
-        if (group) {
-            this.signalGroup(signal);
-        } else {
-            this.signal(signal);
-        }
-        const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs).unref());
-        if ((await Promise.race([this.exited, timer])) === "timeout") {
-            this.signalGroup("SIGKILL");
-        }
+        await this.kill();
         return this.exited;
     }
+}
+
+/** Live processes (zombies excluded) in process group `pgid`. */
+export function processesInGroup(pgid: number): ProcessInfo[] {
+    return scan((p) => p.pgid === pgid);
+}
+
+/** A fresh environment tag, and `env` carrying it. */
+function tagged(env: NodeJS.ProcessEnv): { tag: string; env: NodeJS.ProcessEnv } {
+    const tag = `${OWNER_TAG_PREFIX}${nextTag++}`;
+    return { tag, env: { ...env, [OWNER_TAG_VARIABLE]: tag } };
 }
 
 export interface StartOptions {
@@ -120,16 +254,17 @@ export interface StartOptions {
 /** Starts a long-running process in its own process group. */
 export function startProcess(name: string, command: string, args: string[], options: StartOptions): ManagedProcess {
     const out = options.logFile ? fs.openSync(options.logFile, "a") : "ignore";
+    const { tag, env } = tagged(options.env);
     try {
         const child = spawn(command, args, {
-            env: options.env,
+            env,
             cwd: options.cwd,
             uid: options.runAs?.uid,
             gid: options.runAs?.gid,
             detached: true,
             stdio: ["ignore", out, out],
         });
-        return new ManagedProcess(name, child);
+        return new ManagedProcess(name, child, tag);
     } finally {
         if (typeof out === "number") {
             fs.closeSync(out);
@@ -158,11 +293,12 @@ export interface RunResult extends ProcessExit {
 /** Runs a command to completion in its own process group, capturing its output. */
 export function runProcess(command: string, args: string[], options: RunOptions): Promise<RunResult> {
     const started = Date.now();
+    const { tag, env } = tagged(options.env);
     return new Promise((resolve, reject) => {
         let child: ChildProcess;
         try {
             child = spawn(command, args, {
-                env: options.env,
+                env,
                 cwd: options.cwd,
                 uid: options.runAs?.uid,
                 gid: options.runAs?.gid,
@@ -173,7 +309,7 @@ export function runProcess(command: string, args: string[], options: RunOptions)
             reject(err);
             return;
         }
-        const managed = new ManagedProcess(command, child);
+        const managed = new ManagedProcess(command, child, tag);
         if (child.pid !== undefined) {
             options.onSpawn?.(child.pid);
         }
@@ -189,24 +325,29 @@ export function runProcess(command: string, args: string[], options: RunOptions)
                 ? undefined
                 : setTimeout(() => {
                       timedOut = true;
-                      managed.signalGroup("SIGKILL");
+                      managed.kill().catch(() => undefined);
                   }, options.timeoutMs);
         child.once("error", (err) => {
             if (timer) clearTimeout(timer);
+            managed.kill().catch(() => undefined);
             reject(new Error(`cannot run ${command}: ${err.message}`));
         });
         child.once("close", (code, signal) => {
             if (timer) clearTimeout(timer);
-            // Whatever the command left running in its group goes with it.
-            managed.signalGroup("SIGKILL");
-            resolve({
-                code,
-                signal,
-                stdout: Buffer.concat(stdout).toString("utf8"),
-                stderr: Buffer.concat(stderr).toString("utf8"),
-                durationMs: Date.now() - started,
-                timedOut,
-            });
+            const durationMs = Date.now() - started;
+            // Whatever the command left running goes with it before its result counts.
+            managed.kill().then(
+                () =>
+                    resolve({
+                        code,
+                        signal,
+                        stdout: Buffer.concat(stdout).toString("utf8"),
+                        stderr: Buffer.concat(stderr).toString("utf8"),
+                        durationMs,
+                        timedOut,
+                    }),
+                reject,
+            );
         });
     });
 }
@@ -221,11 +362,6 @@ export async function runChecked(command: string, args: string[], options: RunOp
         );
     }
     return result;
-}
-
-/** Process ids of the groups this module still tracks (for leak checks in tests). */
-export function liveProcessIds(): number[] {
-    return [...live].filter((p) => p.running).map((p) => p.pid);
 }
 
 /** Resolves after `ms`. */

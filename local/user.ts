@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { RunAs } from "./processes";
+import { processTeardown, Registration } from "./teardown";
 
 export interface ServiceUser {
     name: string;
@@ -52,22 +53,13 @@ export function serviceUser(): ServiceUser {
     return cached;
 }
 
-/** Temp dirs not removed yet: removed when Node exits, even on an interrupted run. */
-const liveTempDirs = new Set<string>();
-process.on("exit", () => {
-    for (const dir of liveTempDirs) {
-        try {
-            fs.rmSync(dir, { recursive: true, force: true });
-        } catch {
-            // a server may still be dying; nothing more can be done while exiting
-        }
-    }
-});
-
+/** Temp dirs not removed yet, each a step on processTeardown (removed at exit, even on an interrupted run). */
+const liveTempDirs = new Map<string, Registration>();
 /** A fresh directory under the system temp dir, owned by `owner` (mode 0700). */
 export function makeTempDir(prefix: string, owner: ServiceUser = serviceUser()): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `drstack-${prefix}-`));
-    liveTempDirs.add(dir);
+    // Synchronous, so it also works from the exit hook; a server may still be dying then: best effort.
+    liveTempDirs.set(dir, processTeardown.add(`remove ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true })));
     if (owner.runAs) {
         fs.chownSync(dir, owner.uid, owner.gid);
     }
@@ -85,6 +77,7 @@ export function writeOwnedFile(file: string, content: string, owner: ServiceUser
 export function removeDir(dir: string | undefined): void {
     if (dir) {
         fs.rmSync(dir, { recursive: true, force: true });
+        liveTempDirs.get(dir)?.release();
         liveTempDirs.delete(dir);
     }
 }

@@ -5,6 +5,8 @@
 // checks that scripts/lib.sh, the scripts and scripts/README.md use exactly these names.
 // Pure data: no Pulumi import (the policy pack and the drill load this without the engine).
 
+import { FENCE_CHECK } from "./fence";
+
 /** The project's config namespace: keys are written `drstack:<key>` in Pulumi.<stack>.yaml. */
 export const NAMESPACE = "drstack";
 
@@ -130,13 +132,24 @@ export const JOB_METRICS = {
     verificationRecoveryPointAge: "drstack_restore_verification_recovery_point_age_seconds",
     logicalBackupLastSuccess: "drstack_logical_backup_last_success_timestamp_seconds",
     logicalBackupSize: "drstack_logical_backup_size_bytes",
+    // fence-check.sh (model/fence.ts keeps them beside the marker they describe)
+    fenceCheckSuccess: FENCE_CHECK.metrics.success,
+    fenceCheckLastRun: FENCE_CHECK.metrics.lastRun,
+    fenceClusterFenced: FENCE_CHECK.metrics.fenced,
+    fencePromotionGeneration: FENCE_CHECK.metrics.promotionGeneration,
+    fenceMarkerGeneration: FENCE_CHECK.metrics.markerGeneration,
+    fenceMarkerTimestamp: FENCE_CHECK.metrics.markerTimestamp,
 } as const;
 
 /** Labels of the job metrics; `cluster` is the CLUSTER_NAME the job verifies. */
 export const JOB_METRIC_LABELS = { cluster: "cluster", kind: "kind" } as const;
 
 /** Pushgateway job names the scripts push under. */
-export const PUSHGATEWAY_JOBS = { verification: "drstack-restore-verification", logicalBackup: "drstack-logical-backup" } as const;
+export const PUSHGATEWAY_JOBS = {
+    verification: "drstack-restore-verification",
+    logicalBackup: "drstack-logical-backup",
+    fenceCheck: FENCE_CHECK.pushgatewayJob,
+} as const;
 
 /** Metrics of other exporters the rules, the dashboard and the pack read. */
 export const EXTERNAL_METRICS = {

@@ -7,7 +7,7 @@
 // - pkg/management/postgres/metrics/collector.go: a query's metric namespace is "<collector>_<key>", or
 //   "<collector>_<query.name>" when the query sets `name` (pg_stat_bgwriter_17 -> pg_stat_bgwriter)
 // - pkg/management/postgres/metrics/mappings.go: a column's metric is "<namespace>_<column>", labelled by
-//   the query's LABEL columns; so `cnpg_pg_stat_archiver_seconds_since_last_archival`.
+//   the query's LABEL columns; so pg_stat_archiver's seconds_since_last_archival is EXTERNAL_METRICS.archiveAge.
 // postgres_exporter names a custom query's metric "<key>_<column>" with the same LABEL columns, so the
 // key becomes "cnpg_<name>". What the exporter lacks is done here, in SQL or at conversion:
 // - `runonserver` is evaluated against the server version (two keys may then share a `name`);

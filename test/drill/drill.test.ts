@@ -1,5 +1,6 @@
 // The DR drill at small scale, for real: every scenario passes on the shipped stack, sabotaged
-// setups fail with a clear reason, and nothing the drill starts outlives it.
+// setups fail with a clear reason, and nothing the drill starts outlives it (not even the
+// archive command a SIGKILLed primary was running).
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -11,31 +12,21 @@ import { drillSettings, Topology } from "../../drill/topology";
 import { DrillReport } from "../../drill/types";
 import { presentSeqs, TABLE, Workload } from "../../drill/workload";
 import { parseConfig, readStackConfig } from "../../config";
-import { processesMentioning } from "../../local/jobSandbox";
-import { sleep } from "../../local/processes";
+import { describeProcesses, ownedProcesses, sleep } from "../../local/processes";
 
 const lines: string[] = [];
 const SMALL = { stack: "primary", rate: 50, durationSeconds: 5, replicationLagSeconds: 1, timeScale: 90, log: (l: string) => lines.push(l) };
 
-/** Every process the drill starts names its temp dir (pg-drill-*, job-drill*) or is a moto/barman tool. */
-function drillProcesses(): string[] {
-    return [...processesMentioning("pg-drill-"), ...processesMentioning("job-drill"), ...processesMentioning("moto_server"), ...processesMentioning("barman-cloud")];
-}
-
 describe("the DR drill (real PostgreSQL, barman-cloud, moto_server)", function () {
     this.timeout(600_000);
-    // Processes that were there before (someone else's moto_server, say) are not the drill's.
-    let baseline = new Set<string>();
-    const newProcesses = () => drillProcesses().filter((p) => !baseline.has(p));
 
-    before(() => {
-        baseline = new Set(drillProcesses());
-    });
-
-    afterEach(async () => {
-        // Give the kernel a moment to reap, then insist nothing the drill started is left.
-        for (let i = 0; i < 20 && newProcesses().length > 0; i++) await sleep(250);
-        assert.deepEqual(newProcesses(), [], `processes left behind:\n${lines.slice(-20).join("\n")}`);
+    afterEach(() => {
+        // Killing a server waits until nothing it started is left (local/processes.ts), so there is
+        // no grace here: whatever still runs now was left behind. ownedProcesses() finds every process
+        // this test process started and what those started (archive and restore commands included),
+        // and nobody else's.
+        const left = ownedProcesses();
+        assert.deepEqual(left, [], `processes left behind:\n${describeProcesses(left)}\n${lines.slice(-20).join("\n")}`);
     });
 
     describe("every scenario at small scale on the shipped primary stack", () => {

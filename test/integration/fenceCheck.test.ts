@@ -18,7 +18,7 @@ import { FakePushgateway } from "../../local/pushgateway";
 import {
     assertFailedWith,
     assertSucceeded,
-    cleanupAll,
+    teardownForSuite,
     JobResult,
     JobSandbox,
     metricValue,
@@ -184,14 +184,20 @@ describe("fence check: the old primary fences itself (S3 emulator + Kubernetes A
         return jobs!.run(FENCE_CHECK.script, e, { timeoutMs: 120000 });
     }
 
+    const teardown = teardownForSuite("fence-check tests");
+
     before(async function () {
         requireJobTools();
-        moto = await MotoServer.start();
-        await moto.createBucket(BUCKET, { versioning: true });
-        api = await KubeApiStandIn.start();
-        gateway = await FakePushgateway.start();
-        jobs = JobSandbox.create("fence");
-        tokenFile = jobs.writeFile("token", TOKEN);
+        const m = (moto = await MotoServer.start());
+        teardown.add("stop moto_server", () => m.stop());
+        await m.createBucket(BUCKET, { versioning: true });
+        const a = (api = await KubeApiStandIn.start());
+        teardown.add("stop the Kubernetes API stand-in", () => a.stop());
+        const g = (gateway = await FakePushgateway.start());
+        teardown.add("stop the pushgateway", () => g.stop());
+        const j = (jobs = JobSandbox.create("fence"));
+        teardown.add("remove the job sandbox", () => j.cleanup());
+        tokenFile = j.writeFile("token", TOKEN);
     });
 
     beforeEach(async function () {
@@ -199,14 +205,6 @@ describe("fence check: the old primary fences itself (S3 emulator + Kubernetes A
         await moto!.s3().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: fenceMarkerKey(PEER) }));
     });
 
-    after(async function () {
-        await cleanupAll(
-            () => api?.stop(),
-            () => gateway?.stop(),
-            () => moto?.stop(),
-            () => jobs?.cleanup(),
-        );
-    });
 
     it("no marker: reads its Cluster, patches nothing, publishes fenced 0", async function () {
         const r = await run(env("primary", 0, { PUSHGATEWAY_URL: gateway!.url }));

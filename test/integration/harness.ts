@@ -7,6 +7,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { describeRun, JobResult } from "../../local/jobSandbox";
+import { processTeardown, Teardown } from "../../local/teardown";
 import { JOB_TOOLS, requireTools, systemPath } from "../../local/tools";
 import { serviceUser } from "../../local/user";
 
@@ -93,17 +94,13 @@ export function nowSeconds(): number {
     return Math.floor(Date.now() / 1000);
 }
 
-/** Runs the `after` cleanups one by one; one failing does not stop the others. */
-export async function cleanupAll(...steps: (() => unknown)[]): Promise<void> {
-    const errors: unknown[] = [];
-    for (const step of steps) {
-        try {
-            await step();
-        } catch (err) {
-            errors.push(err);
-        }
-    }
-    if (errors.length > 0) {
-        throw errors[0];
-    }
+/**
+ * The suite's teardown scope (local/teardown.ts): push what the suite starts onto it as it starts
+ * it; the steps run newest first in the suite's `after` hook, and on Ctrl-C or exit if the run is
+ * cut short. Call it in the describe() body.
+ */
+export function teardownForSuite(name: string): Teardown {
+    const teardown = processTeardown.scope(name);
+    after(() => teardown.runAll());
+    return teardown;
 }

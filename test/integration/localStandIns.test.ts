@@ -8,7 +8,7 @@ import * as path from "path";
 import { MotoServer } from "../../local/motoServer";
 import { LocalPostgres } from "../../local/postgres";
 import { TcpProxy } from "../../local/tcpProxy";
-import { cleanupAll } from "./harness";
+import { teardownForSuite } from "./harness";
 
 function alive(pid: number): boolean {
     try {
@@ -75,10 +75,13 @@ describe("local stand-ins", function () {
         let moto: MotoServer | undefined;
         let proxy: TcpProxy | undefined;
         let viaProxy: S3Client | undefined;
+        const teardown = teardownForSuite("moto behind a proxy");
 
         before(async function () {
-            moto = await MotoServer.start();
-            proxy = await TcpProxy.start(moto.port);
+            const m = (moto = await MotoServer.start());
+            teardown.add("stop moto_server", () => m.stop());
+            const p = (proxy = await TcpProxy.start(moto.port));
+            teardown.add("stop the proxy", () => p.stop());
             viaProxy = new S3Client({
                 endpoint: proxy.endpoint,
                 region: moto.region,
@@ -90,10 +93,6 @@ describe("local stand-ins", function () {
 
         after(async function () {
             viaProxy?.destroy();
-            await cleanupAll(
-                () => proxy?.stop(),
-                () => moto?.stop(),
-            );
         });
 
         it("an outage (cut) fails requests without losing the emulator's data; restore brings everything back", async function () {

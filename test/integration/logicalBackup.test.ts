@@ -11,7 +11,6 @@ import { FakePushgateway } from "../../local/pushgateway";
 import {
     assertFailedWith,
     assertSucceeded,
-    cleanupAll,
     getObject,
     JobSandbox,
     listKeys,
@@ -21,6 +20,7 @@ import {
     processesMentioning,
     putObject,
     requireJobTools,
+    teardownForSuite,
 } from "./harness";
 
 const BUCKET = "drstack-logical-test";
@@ -143,14 +143,21 @@ describe("logical backup and its restore verification (PostgreSQL + S3 emulator)
         return prefix;
     }
 
+    const teardown = teardownForSuite("logical backup tests");
+
     before(async function () {
         requireJobTools();
-        moto = await MotoServer.start();
-        await moto.createBucket(BUCKET, { versioning: true });
-        kmsKeyId = await moto.createKmsKey("alias/drstack-test-backups");
-        gateway = await FakePushgateway.start();
-        jobs = JobSandbox.create("logical");
+        const m = (moto = await MotoServer.start());
+        teardown.add("stop moto_server", () => m.stop());
+        await m.createBucket(BUCKET, { versioning: true });
+        kmsKeyId = await m.createKmsKey("alias/drstack-test-backups");
+        const g = (gateway = await FakePushgateway.start());
+        teardown.add("stop the pushgateway", () => g.stop());
+        const j = (jobs = JobSandbox.create("logical"));
+        teardown.add("remove the job sandbox", () => j.cleanup());
         pg = await LocalPostgres.start({ name: "logical" });
+        const server = pg;
+        teardown.add("remove PostgreSQL", () => server.cleanup());
         await pg.query("CREATE DATABASE orders");
         await pg.query("CREATE DATABASE inventory");
         await pg.query(
@@ -180,14 +187,6 @@ describe("logical backup and its restore verification (PostgreSQL + S3 emulator)
         day = today();
     });
 
-    after(async function () {
-        await cleanupAll(
-            () => pg?.cleanup(),
-            () => moto?.stop(),
-            () => gateway?.stop(),
-            () => jobs?.cleanup(),
-        );
-    });
 
     it("dumps every database with a manifest that matches the data, written while writes continue", async function () {
         // A writer commits into orders.order_events during the whole backup: the manifest's counts

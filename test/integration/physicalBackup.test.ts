@@ -16,7 +16,6 @@ import { serviceUser } from "../../local/user";
 import {
     assertFailedWith,
     assertSucceeded,
-    cleanupAll,
     getObject,
     JobSandbox,
     listKeys,
@@ -24,6 +23,7 @@ import {
     nowSeconds,
     parseMetrics,
     requireJobTools,
+    teardownForSuite,
 } from "./harness";
 
 /** Short, so the test need not wait minutes; production's comes from config/derive.ts. */
@@ -111,19 +111,16 @@ describe("physical backups: WAL archive + base backup + restore verification", f
     let gateway: FakePushgateway | undefined;
     let jobs: JobSandbox | undefined;
 
+    const teardown = teardownForSuite("physical backup tests");
+
     before(async function () {
         requireJobTools();
-        moto = await MotoServer.start();
-        gateway = await FakePushgateway.start();
-        jobs = JobSandbox.create("physical");
-    });
-
-    after(async function () {
-        await cleanupAll(
-            () => moto?.stop(),
-            () => gateway?.stop(),
-            () => jobs?.cleanup(),
-        );
+        const m = (moto = await MotoServer.start());
+        teardown.add("stop moto_server", () => m.stop());
+        const g = (gateway = await FakePushgateway.start());
+        teardown.add("stop the pushgateway", () => g.stop());
+        const j = (jobs = JobSandbox.create("physical"));
+        teardown.add("remove the job sandbox", () => j.cleanup());
     });
 
     it("fails naming the cause when there is no base backup", async function () {
@@ -273,10 +270,12 @@ describe("physical backups: WAL archive + base backup + restore verification", f
         const destination = `s3://${bucket}/barman`;
         let pg: LocalPostgres | undefined;
         let proxy: TcpProxy | undefined;
+        const outage = teardownForSuite("S3 outage tests");
 
         before(async function () {
             await moto!.createBucket(bucket);
-            proxy = await TcpProxy.start(moto!.port);
+            const p = (proxy = await TcpProxy.start(moto!.port));
+            outage.add("stop the proxy", () => p.stop());
             pg = await LocalPostgres.start({
                 name: "outage",
                 settings: {
@@ -288,16 +287,11 @@ describe("physical backups: WAL archive + base backup + restore verification", f
                 },
                 env: moto!.awsEnv(),
             });
+            const outagePg = pg;
+            outage.add("remove PostgreSQL", () => outagePg.cleanup());
             await pg.query("CREATE TABLE ledger (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
             await baseBackup(pg, moto!, proxy.endpoint, destination, server);
             await switchAndWaitArchived(pg);
-        });
-
-        after(async function () {
-            await cleanupAll(
-                () => pg?.cleanup(),
-                () => proxy?.stop(),
-            );
         });
 
         it("archiving fails and retries, PostgreSQL keeps the WAL, and every segment arrives afterwards: nothing is lost", async function () {

@@ -1,0 +1,61 @@
+// Backup verification: the verification CronJobs' scripts (logical and physical restore checks)
+// run against the primary's bucket as the cluster runs them, timed.
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { formatDuration } from "../../model/duration";
+import { JobSandbox } from "../../local/jobSandbox";
+import { sleep } from "../../local/processes";
+import { Topology } from "../topology";
+import { Workload } from "../workload";
+import { Measurement, rtoTarget, ScenarioContext } from "./scenario";
+
+export async function backupVerification({ settings: s, rec, sabotage, teardown }: ScenarioContext): Promise<Measurement> {
+    const t = await rec.step("start topology (primary, its bucket)", () => Topology.start(s, { standby: false, ...sabotage }, teardown));
+    const sandbox = JobSandbox.create("drill");
+    teardown.add("remove the job sandbox", () => sandbox.cleanup());
+    const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
+    teardown.add("stop the workload", () => workload.stop());
+    await rec.step("base backup (barman-cloud-backup)", () => t.baseBackup());
+    await sleep(0.3 * s.durationSeconds * 1000);
+    const common = { ...t.moto.awsEnv(), S3_ENDPOINT_URL: t.moto.endpoint, S3_BUCKET: t.primaryBucket, CLUSTER_NAME: t.primaryServer };
+    const { PGDATABASE: _, ...connection } = t.primary.connectionEnv();
+    const dump = await rec.step("logical backup (scripts/logical-backup.sh)", () => sandbox.run("logical-backup.sh", { ...common, ...connection, BACKUP_DATABASES: "postgres" }));
+    rec.check("logical backup", dump.code === 0, dump.code === 0 ? "manifest written" : dump.stderrLines.join(" "));
+    const logical = await rec.step("logical restore verification (scripts/verify-logical.sh)", () => sandbox.run("verify-logical.sh", common));
+    rec.check("logical restore verification", logical.code === 0, logical.code === 0 ? "checksums, row counts, pg_amcheck passed" : logical.stderrLines.join(" "));
+    await rec.step("archive the WAL up to now", () => t.switchAndWaitArchived());
+    const physicalStart = rec.now();
+    // The recovery point is judged against the production RPO, unscaled: the restore itself takes real time.
+    const physical = await rec.step("physical restore verification (scripts/verify-physical.sh)", () =>
+        sandbox.run("verify-physical.sh", {
+            ...common,
+            BARMAN_DESTINATION: `s3://${t.primaryBucket}/`,
+            BARMAN_SERVER_NAME: t.primaryServer,
+            RPO_SECONDS: String(s.config.rpo.dataCorruptionSeconds),
+        }),
+    );
+    const restoreSeconds = (rec.now() - physicalStart) / 1000;
+    rec.check("physical restore verification", physical.code === 0, physical.code === 0 ? "base backup + WAL replayed to the end, no gap, recovery point within the RPO" : physical.stderrLines.join(" "));
+    await workload.stop();
+    const object = await t.moto.s3().send(new GetObjectCommand({ Bucket: t.primaryBucket, Key: `verification/${t.primaryServer}/physical-latest.json` }));
+    const result = JSON.parse(Buffer.from(await object.Body!.transformToByteArray()).toString("utf8"));
+    const age = Number(result.recovery_point_age_seconds ?? NaN);
+    rec.notes.push(`Recovery point reached: ${result.recovery_point_time ?? "unknown"} (LSN ${result.recovery_end_lsn ?? "?"}), ${Number.isNaN(age) ? "?" : age.toFixed(1)} s before the verification finished.`);
+    // Not scaled: the verification restores in real time, and its recovery point ages meanwhile.
+    const target = { label: `${formatDuration(s.config.rpo.dataCorruptionSeconds)} (drstack:rpo.data-corruption, not scaled)`, seconds: s.config.rpo.dataCorruptionSeconds };
+    return {
+        passSummary: `logical ${((logical.durationMs ?? 0) / 1000).toFixed(1)} s, physical ${restoreSeconds.toFixed(1)} s, recovery point ${Number.isNaN(age) ? "?" : age.toFixed(1)} s old`,
+        rpo: Number.isNaN(age)
+            ? undefined
+            : {
+                  lostCommits: 0,
+                  acknowledgedCommits: workload.acked.length,
+                  measuredSeconds: age,
+                  target,
+                  limitName: "the data-corruption RPO",
+                  judgedAgainst: "the data-corruption RPO: the age of the newest restorable commit",
+              },
+        rto: { measuredSeconds: restoreSeconds, target: rtoTarget(s, "data-corruption") },
+        commitsMs: workload.acked.map((a) => a.ackMs),
+        lostMs: [],
+    };
+}

@@ -1,0 +1,80 @@
+// Region loss under load: the primary is SIGKILLed and its region's bucket cut off; the standby
+// is promoted. With streaming, the loss is bounded by the region RPO; with the streaming link
+// already down (log shipping only), by archive_timeout + upload + replication lag + poll.
+import { formatDuration } from "../../model/duration";
+import { logShippingRegionLossBoundSeconds } from "../../model/rpo";
+import { sleep } from "../../local/processes";
+import { lostCommits } from "../accounting";
+import { Topology } from "../topology";
+import { Workload } from "../workload";
+import { archiverStats, Measurement, randomBetween, rpoTarget, rtoTarget, promoteStandby, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
+
+export function regionLoss(streaming: boolean): (ctx: ScenarioContext) => Promise<Measurement> {
+    return async ({ settings: s, rec, sabotage, teardown }) => {
+        const t = await rec.step("start topology (primary, warm standby, buckets, replication emulation)", () => Topology.start(s, { standby: true, ...sabotage }, teardown));
+        const standby = t.standby!;
+        if (!streaming) {
+            t.link!.cut();
+            await waitUntil("the standby to stop streaming", async () => (await streamingStatus(standby)) !== "streaming", 30000);
+            rec.notes.push("The inter-region streaming link is down from the start: the standby receives WAL only from the standby bucket's archive.");
+        } else {
+            await waitUntil("the standby to stream", async () => (await streamingStatus(standby)) === "streaming", 30000);
+        }
+        const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
+        teardown.add("stop the workload", () => workload.stop());
+        rec.event(`load: ${s.rate} commits/s`, "info");
+        // Log shipping can only show its bound once WAL has had time to be archived and replicated.
+        const earliest = streaming ? 0.5 * s.durationSeconds : Math.max(0.5 * s.durationSeconds, s.archiveTimeoutSeconds + s.replicationLagSeconds + 2);
+        if (!streaming && earliest > 0.5 * s.durationSeconds) {
+            rec.notes.push(`The disaster was held until ${earliest.toFixed(1)} s of load (archive_timeout + replication lag + 2 s), longer than half of --duration.`);
+        }
+        await sleep(randomBetween(earliest, Math.max(earliest, 0.85 * s.durationSeconds)) * 1000);
+        const receiverBefore = await streamingStatus(standby);
+        const archivedBefore = await archiverStats(t.primary);
+        const disasterMs = rec.event("disaster: primary SIGKILLed, its region's bucket cut off", "disaster");
+        await rec.step("primary region lost", async () => {
+            await t.primary.stop("kill");
+            t.s3Link.cut();
+            t.link!.cut();
+            await t.replicator?.stop();
+        });
+        await workload.stop();
+        const { rtoSeconds, present } = await promoteStandby(rec, t, disasterMs);
+        const loss = lostCommits(workload.acked, present, disasterMs);
+
+        const replicated = t.replicator?.latenciesMs.length ?? 0;
+        if (streaming) {
+            rec.check("the standby was streaming at the disaster", receiverBefore === "streaming", `wal receiver status: ${receiverBefore}`);
+        } else {
+            rec.check("WAL was archived under load", archivedBefore.archived > 0, `${archivedBefore.archived} segments archived, ${archivedBefore.failed} archive attempts failed`);
+            rec.check("WAL was replicated to the standby region", replicated > 0, `${replicated} objects copied by the replication emulation`);
+            rec.notes.push(
+                `Predicted bound: archive_timeout ${s.archiveTimeoutSeconds} s + upload allowance ${s.uploadAllowanceSeconds.toFixed(1)} s + replication lag ${s.replicationLagSeconds} s + standby archive poll 1 s.`,
+            );
+            rec.notes.push(
+                `In production this path is bounded by ${formatDuration(s.config.wal.logShippingRegionLossBoundSeconds)} (archive_timeout + upload + the 15-minute RTC bound)` +
+                    (s.config.wal.regionRpoNeedsStreaming ? `, above drstack:rpo.region ${formatDuration(s.config.rpo.regionSeconds)}: the region RPO must be carried by streaming.` : "."),
+            );
+        }
+        const target = rpoTarget(s, "region");
+        const predicted = streaming ? undefined : logShippingRegionLossBoundSeconds(s.archiveTimeoutSeconds, s.uploadAllowanceSeconds, s.replicationLagSeconds) + 1;
+        return {
+            passSummary: `lost ${loss.lost.length} of ${workload.acked.length} acknowledged commits (${loss.spanSeconds.toFixed(3)} s); writable again after ${rtoSeconds.toFixed(2)} s`,
+            rpo: {
+                lostCommits: loss.lost.length,
+                acknowledgedCommits: workload.acked.filter((a) => a.ackMs <= disasterMs).length,
+                measuredSeconds: loss.spanSeconds,
+                target,
+                predictedBoundSeconds: predicted,
+                limitSeconds: predicted ?? target.seconds,
+                limitName: streaming ? "the region RPO" : "the predicted log-shipping bound",
+                judgedAgainst: streaming
+                    ? "the region RPO (streaming carries it)"
+                    : "the predicted log-shipping bound (archive_timeout + upload + replication lag + poll); the region RPO is shown for comparison",
+            },
+            rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
+            commitsMs: workload.acked.map((a) => a.ackMs),
+            lostMs: loss.lost.map((a) => a.ackMs),
+        };
+    };
+}
