@@ -118,6 +118,11 @@ export const BUCKET_PREFIXES = {
     /** barman-cloud writes base backups and WAL under <server name>/. */
     barman: (cluster: string) => `${cluster}/`,
     verificationRoot: "verification/",
+    /**
+     * Restore-verification results written by the jobs of `cluster`'s region (their RESULTS_PREFIX):
+     * `verification/<verifying cluster>/<verified cluster>/<kind>-latest.json`. Keyed by the region
+     * that verifies, so replicating a stack's own prefixes never overwrites the peer's results.
+     */
     verification: (cluster: string) => `verification/${cluster}/`,
 } as const;
 
