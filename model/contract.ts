@@ -106,6 +106,12 @@ export function clusterObjectNames(cluster: string) {
         /** PrometheusRule and Grafana dashboard ConfigMap. */
         prometheusRule: `${cluster}-dr-alerts`,
         dashboardConfigMap: `${cluster}-dr-dashboard`,
+        /**
+         * In the PEER region's namespace: the Secret (tls.crt, tls.key, ca.crt) the peer streams from
+         * this cluster with, made from CloudNativePG's `<cluster>-replication` (streaming_replica client
+         * certificate) and `<cluster>-ca` Secrets (docs/src/replica_cluster.md @v1.30.0). `drstack:streaming.tlsSecretName`.
+         */
+        streamingReplicaTls: `${cluster}-streaming-replica-tls`,
         /** The read-write and read-only services CloudNativePG creates. */
         rwService: `${cluster}-rw`,
         roService: `${cluster}-ro`,

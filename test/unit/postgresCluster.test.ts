@@ -162,7 +162,13 @@ describe("PostgreSQL tier, DR stack (warm standby)", () => {
         const source = spec.externalClusters.find((c: any) => c.name === USE1);
         assert.deepEqual(source.plugin.parameters, { barmanObjectName: `${USE1}-replicated-archive`, serverName: USE1 });
         assert.equal(store(run, `${USE1}-replicated-archive`).configuration.destinationPath, "s3://backups-acme-orders-us-west-2/");
+    });
+
+    it("without drstack:streaming it only restores from the archive", async () => {
+        const archiveOnly = await runProgram("dr", { "drstack:streaming": undefined });
+        const source = clusterSpec(archiveOnly).externalClusters.find((c: any) => c.name === USE1);
         assert.equal(source.connectionParameters, undefined, "no streaming unless configured");
+        assert.equal(clusterSpec(archiveOnly).certificates, undefined, "no extra server name to certify");
     });
 
     it("archives its own WAL into its own bucket under its own name (continues after promotion)", () => {
@@ -186,6 +192,11 @@ describe("PostgreSQL tier, DR stack (warm standby)", () => {
         });
         assert.deepEqual(source.sslKey, { name: "use1-streaming-replica", key: "tls.key" });
         assert.ok(source.plugin, "the archive stays as the fallback");
+    });
+
+    it("certifies the name the peer streams from (advertisedHost) for the peer's verify-full", async () => {
+        const run = await runProgram("dr", { "drstack:streaming.advertisedHost": "pg-usw2.example.internal" });
+        assert.deepEqual(clusterSpec(run).certificates, { serverAltDNSNames: ["pg-usw2.example.internal"] });
     });
 });
 
