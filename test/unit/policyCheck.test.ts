@@ -47,10 +47,6 @@ describe("a stack whose region RPO its topology cannot meet fails the check", ()
             assert.match(formatResults([result]), new RegExp(`stack ${stack}: FAIL \\(1 mandatory, 0 advisory\\)`));
         });
     }
-
-});
-        assert.deepEqual(result.violations.filter((v) => v.policy === "region-rpo-needs-streaming"), []);
-    });
 });
 
 describe("loosening a guarded setting fails the check, naming the setting and the target", () => {
