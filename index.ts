@@ -5,13 +5,17 @@ import { formatDuration } from "./model/duration";
 import { loadConfig } from "./config/pulumi";
 import { DrRegion } from "./components/region";
 import { assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/postgres/promotion";
+import { bootstrapStatus, peerBucketGate, replicaBackupGate } from "./components/bootstrap";
 
 async function main() {
     const config = loadConfig();
     const peer = await readPeerState(config);
     assertNoSplitBrain(config, peer);
     const promotionToken = promotionTokenFor(config, peer);
-    const region = new DrRegion(config.prefix, { config, promotionToken });
+    // Race-free bootstrap: declare only what can succeed now (components/bootstrap.ts).
+    const peerBucket = peerBucketGate(config, peer);
+    const replicaBackup = await replicaBackupGate(config);
+    const region = new DrRegion(config.prefix, { config, promotionToken, replicate: peerBucket.ready, declareCluster: replicaBackup.ready });
 
     return {
         role: config.role,
@@ -22,12 +26,16 @@ async function main() {
         backupKeyArn: region.backupBucket.keyArn,
         replication: region.replication
             ? { destinationBucket: config.names.peerBucket, destinationRegion: config.peerRegion, roleArn: region.replication.roleArn }
-            : "off (this stack is standby, or drstack:replication.enabled is false)",
+            : config.replication.enabled
+              ? "waiting for the peer bucket (see bootstrap)"
+              : "off (drstack:replication.enabled is false)",
+        // What this deployment still waits for, and the next command; "complete" once nothing.
+        bootstrap: bootstrapStatus([peerBucket, replicaBackup]),
         postgresCluster: config.names.cluster,
         primaryCluster: config.topology.primary.cluster,
         promotedWith: config.isPrimary ? (promotionToken ? "promotion token (planned switchover)" : config.emergencyFailover ? "emergency failover" : "none") : "n/a",
         // The peer stack passes this on as its promotion token in a planned switchover.
-        demotionToken: region.postgres.demotionToken.apply((token) => token ?? ""),
+        demotionToken: region.postgres ? region.postgres.demotionToken.apply((token) => token ?? "") : "",
         databaseRoleSecrets: region.databaseRoles?.secretNames ?? "not managed here (drstack:database.manageRoles is off, or this stack is standby)",
         walArchiveTimeout: config.wal.archiveTimeout,
         rpoBounds: {

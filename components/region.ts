@@ -1,8 +1,9 @@
 // One region of the pair: everything a stack declares, composed from the config by concern
-// (storage, postgres, backups, monitoring, dns). The role decides the direction of replication:
-// the primary replicates its backups to the peer; a standby does not (its bucket is the peer's
-// destination). Promotion flips it. Who is primary, and which cluster a region verifies, comes
-// from config.topology (config/derive.ts), never recomputed here.
+// (storage, postgres, backups, monitoring, dns). Replication does not depend on the role: each
+// stack always replicates its own cluster's prefixes into the peer's bucket (DESIGN.md "Static
+// stability"), once the peer bucket exists; the replica cluster is declared once a base backup to
+// restore exists (components/bootstrap.ts). Who is primary, and which cluster a region verifies,
+// comes from config.topology (config/derive.ts), never recomputed here.
 
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
@@ -26,14 +27,19 @@ export interface DrRegionArgs {
     config: DrConfig;
     /** Planned switchover: the demoted peer's token (components/postgres/promotion.ts). */
     promotionToken?: string;
+    /** Declare replication: the peer bucket exists (components/bootstrap.ts peerBucketGate). */
+    replicate: boolean;
+    /** Declare the CloudNativePG cluster: a primary, or a replica with a base backup to restore (replicaBackupGate). */
+    declareCluster: boolean;
 }
 
 export class DrRegion extends pulumi.ComponentResource {
     public readonly backupBucket: BackupBucket;
-    /** Present while this stack is primary and replication is enabled. */
+    /** Present once the peer bucket exists, unless drstack:replication.enabled is false; whatever the role. */
     public readonly replication?: CrossRegionReplication;
     public readonly operators?: PostgresOperators;
-    public readonly postgres: PostgresCluster;
+    /** Absent while a replica cluster waits for a base backup to restore. */
+    public readonly postgres?: PostgresCluster;
     /** Present when drstack:database.manageRoles is on and this stack is primary. */
     public readonly databaseRoles?: DatabaseRoles;
     public readonly backupJobs: BackupJobs;
@@ -62,7 +68,7 @@ export class DrRegion extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        if (c.isPrimary && c.replication.enabled) {
+        if (args.replicate) {
             const partition = partitionOf(c.region);
             const identity = aws.getCallerIdentityOutput({}, { parent: this });
             this.replication = new CrossRegionReplication(
@@ -73,6 +79,7 @@ export class DrRegion extends pulumi.ComponentResource {
                     sourceKeyArn: this.backupBucket.keyArn,
                     sourceVersioning: this.backupBucket.versioning,
                     sourceRegion: c.region,
+                    ownCluster: c.names.cluster,
                     destinationBucketArn: s3BucketArn(c.names.peerBucket, partition),
                     destinationRegion: c.peerRegion,
                     destinationKeyAlias: c.names.keyAlias,
@@ -99,7 +106,7 @@ export class DrRegion extends pulumi.ComponentResource {
             this.operators = new PostgresOperators(`${name}-operators`, {}, inCluster);
         }
 
-        this.postgres = new PostgresCluster(
+        this.postgres = !args.declareCluster ? undefined : new PostgresCluster(
             `${name}-postgres`,
             {
                 clusterName: c.names.cluster,
@@ -139,7 +146,7 @@ export class DrRegion extends pulumi.ComponentResource {
                     namespace,
                     secretPrefix: c.names.cluster,
                 },
-                { ...inCluster, dependsOn: [this.postgres] },
+                { ...inCluster, dependsOn: this.postgres ? [this.postgres] : [] },
             );
         }
 
@@ -171,7 +178,7 @@ export class DrRegion extends pulumi.ComponentResource {
                 oidcIssuer: kube.oidcIssuer,
                 tags,
             },
-            { ...inCluster, dependsOn: [this.postgres] },
+            { ...inCluster, dependsOn: this.postgres ? [this.postgres] : [] },
         );
 
         this.alerts = new DrAlerts(

@@ -156,6 +156,8 @@ export const schema = z.strictObject({
             /** Kubernetes Secret (in the namespace) with tls.crt/tls.key/ca.crt of the streaming_replica client certificate. */
             tlsSecretName: z.string().min(1),
             sslmode: oneOf(["verify-full", "verify-ca", "require"] as const).default("verify-full"),
+            /** This cluster's read-write endpoint as the peer dials it: added to its server certificate, so the peer's verify-full passes. */
+            advertisedHost: z.string().min(1).optional(),
         })
         .optional(),
     /** Route53 failover routing to this region's public endpoint. */

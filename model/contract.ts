@@ -108,6 +108,12 @@ export function clusterObjectNames(cluster: string) {
         /** PrometheusRule and Grafana dashboard ConfigMap. */
         prometheusRule: `${cluster}-dr-alerts`,
         dashboardConfigMap: `${cluster}-dr-dashboard`,
+        /**
+         * In the PEER region's namespace: the Secret (tls.crt, tls.key, ca.crt) the peer streams from
+         * this cluster with, made from CloudNativePG's `<cluster>-replication` (streaming_replica client
+         * certificate) and `<cluster>-ca` Secrets (docs/src/replica_cluster.md @v1.30.0). `drstack:streaming.tlsSecretName`.
+         */
+        streamingReplicaTls: `${cluster}-streaming-replica-tls`,
         /** The read-write and read-only services CloudNativePG creates. */
         rwService: `${cluster}-rw`,
         roService: `${cluster}-ro`,
@@ -120,6 +126,11 @@ export const BUCKET_PREFIXES = {
     /** barman-cloud writes base backups and WAL under <server name>/. */
     barman: (cluster: string) => `${cluster}/`,
     verificationRoot: "verification/",
+    /**
+     * Restore-verification results written by the jobs of `cluster`'s region (their RESULTS_PREFIX):
+     * `verification/<verifying cluster>/<verified cluster>/<kind>-latest.json`. Keyed by the region
+     * that verifies, so replicating a stack's own prefixes never overwrites the peer's results.
+     */
     verification: (cluster: string) => `verification/${cluster}/`,
 } as const;
 

@@ -1,5 +1,6 @@
-// Failover routing and roles: every failover record is health-checked, and each stack has
-// exactly one role that its record, its cluster and its replication agree on.
+// Failover routing and roles: every failover record is health-checked, each stack has exactly
+// one role that its record and its cluster agree on, and its replication carries only its own
+// cluster's prefixes (whatever the role).
 import { COMPONENT_TYPES } from "../model/contract";
 import { drRegions, ofType, T } from "./stack";
 import { describe, fixedIn, resourcePolicy, setting, stackPolicy } from "./targets";
@@ -17,7 +18,7 @@ export const failoverHealthCheck = resourcePolicy({
 
 export const singleRole = stackPolicy({
     name: "one-role-per-stack",
-    description: "Each stack has exactly one role, and its failover record, PostgreSQL cluster and replication agree with it.",
+    description: "Each stack has exactly one role that its failover record and PostgreSQL cluster agree with, and replicates only its own cluster's prefixes.",
     validate: (args, report) => {
         const regions = drRegions(args.resources);
         if (regions.length !== 1) {
@@ -49,8 +50,21 @@ export const singleRole = stackPolicy({
                 );
             }
         }
-        if (role === "standby" && ofType(args.resources, T.bucketReplication).length > 0) {
-            report(`${describe(resource)}: a standby stack replicates its bucket; only the primary may (replication would run both ways)`, setting("role"), resource.urn);
+        // Replication is role-independent (DESIGN.md "Static stability"): each stack replicates only
+        // its own cluster's prefixes (model/replicationScope.ts), so the two directions never overlap.
+        const own: unknown = resource.props.config?.names?.cluster;
+        for (const config of ofType(args.resources, T.bucketReplication)) {
+            for (const rule of config.props.rules ?? []) {
+                const prefix: unknown = rule.filter?.prefix;
+                if (typeof own === "string" && (typeof prefix !== "string" || !prefix.includes(own))) {
+                    report(
+                        `${describe(config)}: rule ${JSON.stringify(rule.id)} selects ${typeof prefix === "string" && prefix !== "" ? `prefix ${JSON.stringify(prefix)}` : "every object"}; ` +
+                            `a stack may replicate only its own cluster's (${own}) prefixes, or it overwrites the peer's objects`,
+                        fixedIn("model/replicationScope.ts"),
+                        config.urn,
+                    );
+                }
+            }
         }
     },
 });

@@ -94,7 +94,8 @@ export const replicationOnPrimary = stackPolicy({
 export const logShippingRegionRpo = stackPolicy({
     name: "region-rpo-needs-streaming",
     description: "A region RPO below the log-shipping bound (archive_timeout + upload + the 15-minute RTC bound) cannot rely on S3 replication alone: the standby must stream.",
-    enforcementLevel: "advisory",
+    // Mandatory: a stack whose declared region RPO its topology cannot meet must not deploy (issue 11 item 6).
+    enforcementLevel: "mandatory",
     targets: ["rpoRegion", "walUploadAllowance"],
     validate: (args, report) => {
         const t = targetsOf(args);

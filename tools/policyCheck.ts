@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { listStacks, PROJECT_ROOT, readStackFile } from "../config";
 import { allPolicies } from "../policies/all";
+import { backupBucketName } from "../model/naming";
 import { DeclaredResource, evaluate, PackConfig, Violation } from "../policies/evaluate";
 import { Overrides, runProgram } from "./offline/program";
 
@@ -33,7 +34,7 @@ function unwrapSecrets(value: unknown): unknown {
     return value;
 }
 
-/** The peer stacks' outputs as the program's StackReference would read them: each stack file's role. */
+/** The peer stacks' outputs as the program's StackReference would read them: each stack file's role and bucket. */
 function peersFromStackFiles(): Record<string, Record<string, unknown>> {
     const peers: Record<string, Record<string, unknown>> = {};
     for (const stack of listStacks()) {
@@ -42,7 +43,14 @@ function peersFromStackFiles(): Record<string, Record<string, unknown>> {
         if (typeof peer === "string") {
             const peerFile = peer.split("/").pop()!;
             if (listStacks().includes(peerFile)) {
-                peers[peer] = { role: readStackFile(peerFile)["drstack:role"] };
+                const peerConfig = readStackFile(peerFile);
+                // A deployed peer also exports its bucket (the name model/naming.ts derives).
+                const prefix = peerConfig["drstack:prefix"];
+                const region = peerConfig["aws:region"];
+                peers[peer] = {
+                    role: peerConfig["drstack:role"],
+                    ...(typeof prefix === "string" && typeof region === "string" ? { backupBucket: backupBucketName(prefix, region) } : {}),
+                };
             }
         }
     }

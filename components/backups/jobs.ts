@@ -115,7 +115,9 @@ export class BackupJobs extends pulumi.ComponentResource {
         };
         const verification = {
             ...base,
-            RESULTS_PREFIX: BUCKET_PREFIXES.verificationRoot,
+            // Under this region's own cluster: results land at <prefix><verified cluster>/<kind>-latest.json,
+            // and only this region's results replicate to the peer (model/replicationScope.ts).
+            RESULTS_PREFIX: BUCKET_PREFIXES.verification(args.clusterName),
             ...(args.verifySql ? { VERIFY_SQL_FILE: `${MOUNT}/verify.sql` } : {}),
         };
         const logicalPrefix = BUCKET_PREFIXES.logical(src);
@@ -237,7 +239,7 @@ function labels(job: string, kind?: string): Record<string, string> {
 /** Read the source's backups, write logical dumps (primary only) and verification results. */
 export function jobPermissions(args: BackupJobsArgs): aws.iam.PolicyDocument {
     const src = args.sourceClusterName;
-    const prefix = { logical: BUCKET_PREFIXES.logical(src), barman: BUCKET_PREFIXES.barman(src), verification: BUCKET_PREFIXES.verification(src) };
+    const prefix = { logical: BUCKET_PREFIXES.logical(src), barman: BUCKET_PREFIXES.barman(src), verification: `${BUCKET_PREFIXES.verification(args.clusterName)}${src}/` };
     const statements: aws.iam.PolicyStatement[] = [
         {
             Sid: "ListSourceBackups",

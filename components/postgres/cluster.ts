@@ -143,6 +143,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
                     walStorage: pg.walStorage,
                     resources: pg.resources,
                     replicationSlots: { highAvailability: { enabled: true } },
+                    // The name the peer streams from must be in the generated server certificate for verify-full.
+                    ...(args.streaming?.advertisedHost ? { certificates: { serverAltDNSNames: [args.streaming.advertisedHost] } } : {}),
                     // CloudNativePG names the pods' service account after the cluster; IRSA trusts exactly that one.
                     serviceAccountTemplate: { metadata: { annotations: { "eks.amazonaws.com/role-arn": this.irsaRole.arn } } },
                     plugins: [

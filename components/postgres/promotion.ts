@@ -15,6 +15,8 @@ export interface PeerState {
     role?: string;
     /** The peer cluster's demotion token, present once it was demoted (planned switchover). */
     demotionToken?: string;
+    /** The peer's backup bucket, exported once the peer stack has deployed it (components/bootstrap.ts). */
+    backupBucket?: string;
 }
 
 export class SplitBrainError extends Error {
@@ -25,19 +27,23 @@ export class SplitBrainError extends Error {
 }
 
 /**
- * Reads the peer stack's outputs when this stack is to be primary and a peer stack is configured.
- * A standby never needs them, so the first `pulumi up` of the DR stack works before the primary exists.
+ * Reads the peer stack's outputs whenever a peer stack is configured, whatever the role: a primary
+ * needs `role` and `demotionToken` (the guard, the token), every stack needs `backupBucket` (its
+ * replication waits for the peer's bucket). The outputs live in the Pulumi backend, so this works
+ * while the peer region is down. A stack created with `pulumi stack init` but never deployed has
+ * no outputs: every field is then undefined, which the first-deployment sequence relies on.
  */
 export async function readPeerState(config: DrConfig, opts?: pulumi.CustomResourceOptions): Promise<PeerState | undefined> {
-    if (!config.isPrimary || config.peerStack === undefined) {
+    if (config.peerStack === undefined) {
         return undefined;
     }
     const ref = new pulumi.StackReference(`${config.prefix}-peer-stack`, { name: config.peerStack }, opts);
-    const [role, token] = await Promise.all([ref.getOutputDetails("role"), ref.getOutputDetails("demotionToken")]);
+    const [role, token, bucket] = await Promise.all([ref.getOutputDetails("role"), ref.getOutputDetails("demotionToken"), ref.getOutputDetails("backupBucket")]);
     return {
         stack: config.peerStack,
         role: typeof role.value === "string" ? role.value : undefined,
         demotionToken: typeof token.value === "string" && token.value !== "" ? token.value : undefined,
+        backupBucket: typeof bucket.value === "string" && bucket.value !== "" ? bucket.value : undefined,
     };
 }
 

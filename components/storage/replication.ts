@@ -1,13 +1,17 @@
-// Cross-region replication of the primary's backup bucket into the peer region's bucket.
-// The destination is addressed by its deterministic name and key alias (see naming.ts), so the
-// primary stack never reads the standby stack's outputs. The IAM role can do exactly what S3
-// replication needs: read versions of this bucket, write replicas into that one, decrypt with
-// this region's key and encrypt with the peer's key (selected by alias, in the peer region only).
+// Cross-region replication of this region's backup bucket into the peer region's bucket, static:
+// declared the same whatever the stack's role (DESIGN.md "Static stability"), so a promotion,
+// demotion or failover makes no S3 API call. It carries only this stack's own cluster's prefixes
+// (model/replicationScope.ts), one rule each, so the peer's objects are never overwritten.
+// The destination is addressed by its deterministic name and key alias (see naming.ts). The IAM
+// role can do exactly what S3 replication needs: read versions under those prefixes here, write
+// replicas under them there, decrypt with this region's key and encrypt with the peer's key
+// (selected by alias, in the peer region only).
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kmsAliasArn } from "../../model/naming";
 import { COMPONENT_TYPES } from "../../model/contract";
+import { replicatedPrefixes, replicationRuleId } from "../../model/replicationScope";
 
 export interface CrossRegionReplicationArgs {
     /** Name of the source bucket (this region's backup bucket). */
@@ -20,6 +24,8 @@ export interface CrossRegionReplicationArgs {
     sourceVersioning: pulumi.Resource;
     /** Region of the source bucket. */
     sourceRegion: string;
+    /** This stack's own cluster: only its prefixes replicate (model/replicationScope.ts). */
+    ownCluster: string;
     /** ARN of the peer region's backup bucket (deployed by the peer stack, versioned there). */
     destinationBucketArn: string;
     /** Region of the destination bucket. */
@@ -46,8 +52,10 @@ export class CrossRegionReplication extends pulumi.ComponentResource {
     public readonly role: aws.iam.Role;
     public readonly roleArn: pulumi.Output<string>;
     public readonly configuration: aws.s3.BucketReplicationConfig;
-    /** The replication rule's id: CloudWatch replication metrics are reported per rule. */
+    /** The WAL and base backup rule's id (what the region RPO rests on): CloudWatch replication metrics are reported per rule. */
     public readonly ruleId: string;
+    /** Every rule's id, one per replicated prefix. */
+    public readonly ruleIds: string[];
 
     constructor(name: string, args: CrossRegionReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.replication, name, args, opts);
@@ -69,37 +77,39 @@ export class CrossRegionReplication extends pulumi.ComponentResource {
         );
 
         const rtc = args.replicationTimeControl;
-        this.ruleId = `backups-to-${args.destinationRegion}`;
+        const replicaKmsKeyId = pulumi
+            .output(args.accountId)
+            .apply((account) => kmsAliasArn(args.destinationRegion, account, args.destinationKeyAlias, args.partition));
+        const prefixes = replicatedPrefixes(args.ownCluster);
+        this.ruleIds = prefixes.map((p) => replicationRuleId(p.kind, args.destinationRegion));
+        this.ruleId = this.ruleIds[0];
+        // Replication configuration V2 (a rule with `filter`): each rule needs a priority unique in
+        // the configuration (used only when two rules select the same object; these prefixes are
+        // disjoint) and an explicit deleteMarkerReplication, and a filter holds exactly one of
+        // Prefix, Tag or And (docs.aws.amazon.com/AmazonS3/latest/API/API_ReplicationRule.html,
+        // API_ReplicationRuleFilter.html).
         this.configuration = new aws.s3.BucketReplicationConfig(
             `${name}-config`,
             {
                 bucket: args.sourceBucket,
                 role: this.role.arn,
-                rules: [
-                    {
-                        id: this.ruleId,
-                        status: "Enabled",
-                        priority: 1,
-                        filter: {},
-                        // A deleted backup must look deleted in the peer region too, or restores there pick stale data.
-                        deleteMarkerReplication: { status: "Enabled" },
-                        sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
-                        destination: {
-                            bucket: args.destinationBucketArn,
-                            storageClass: args.storageClass,
-                            encryptionConfiguration: {
-                                // S3 accepts an alias ARN here and resolves it in the destination region.
-                                replicaKmsKeyId: pulumi
-                                    .output(args.accountId)
-                                    .apply((account) => kmsAliasArn(args.destinationRegion, account, args.destinationKeyAlias, args.partition)),
-                            },
-                            replicationTime: rtc ? { status: "Enabled", time: { minutes: args.rtcMinutes } } : undefined,
-                            metrics: rtc
-                                ? { status: "Enabled", eventThreshold: { minutes: args.rtcMinutes } }
-                                : { status: "Enabled" },
-                        },
+                rules: prefixes.map((p, i) => ({
+                    id: this.ruleIds[i],
+                    status: "Enabled",
+                    priority: i + 1,
+                    filter: { prefix: p.prefix },
+                    // A deleted backup must look deleted in the peer region too, or restores there pick stale data.
+                    deleteMarkerReplication: { status: "Enabled" },
+                    sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
+                    destination: {
+                        bucket: args.destinationBucketArn,
+                        storageClass: args.storageClass,
+                        // S3 accepts an alias ARN here and resolves it in the destination region.
+                        encryptionConfiguration: { replicaKmsKeyId },
+                        replicationTime: rtc ? { status: "Enabled", time: { minutes: args.rtcMinutes } } : undefined,
+                        metrics: rtc ? { status: "Enabled", eventThreshold: { minutes: args.rtcMinutes } } : { status: "Enabled" },
                     },
-                ],
+                })),
             },
             { parent: this, dependsOn: [args.sourceVersioning, permissions] },
         );
@@ -129,6 +139,7 @@ function replicationTrustPolicy(accountId: pulumi.Input<string>, sourceBucketArn
 
 export function replicationPermissions(args: CrossRegionReplicationArgs): aws.iam.PolicyDocument {
     const p = args.partition;
+    const prefixes = replicatedPrefixes(args.ownCluster).map((r) => r.prefix);
     const readVersions = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"];
     if (args.objectLock) {
         readVersions.push("s3:GetObjectRetention", "s3:GetObjectLegalHold");
@@ -146,13 +157,13 @@ export function replicationPermissions(args: CrossRegionReplicationArgs): aws.ia
                 Sid: "ReadSourceObjectVersions",
                 Effect: "Allow",
                 Action: readVersions,
-                Resource: pulumi.interpolate`${args.sourceBucketArn}/*`,
+                Resource: prefixes.map((prefix) => pulumi.interpolate`${args.sourceBucketArn}/${prefix}*`),
             },
             {
                 Sid: "WriteReplicasToPeerBucket",
                 Effect: "Allow",
                 Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                Resource: `${args.destinationBucketArn}/*`,
+                Resource: prefixes.map((prefix) => `${args.destinationBucketArn}/${prefix}*`),
             },
             {
                 Sid: "DecryptSourceObjects",

@@ -7,7 +7,12 @@ const record = (type: string, healthCheckId?: string): Fixture => ({
     name: "record",
     props: { name: "db.example.com", type: "CNAME", failoverRoutingPolicies: [{ type }], ...(healthCheckId ? { healthCheckId } : {}) },
 });
-const region = (role: string): Fixture => ({ type: "drstack:region:DrRegion", name: "region", props: { config: { role } } });
+const region = (role: string): Fixture => ({ type: "drstack:region:DrRegion", name: "region", props: { config: { role, names: { cluster: "pg-a" } } } });
+const replicating = (...prefixes: (string | undefined)[]): Fixture => ({
+    type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    name: "repl",
+    props: { rules: prefixes.map((prefix, i) => ({ id: `r${i}`, filter: prefix === undefined ? {} : { prefix } })) },
+});
 const cluster = (self: string, primary: string): Fixture => ({ type: "kubernetes:postgresql.cnpg.io/v1:Cluster", name: "cluster", props: { spec: { replica: { self, primary, source: "b" } } } });
 const replication: Fixture = { type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig", name: "repl", props: { rules: [] } };
 
@@ -21,10 +26,16 @@ describe("policies: failover and roles", () => {
         assert.deepEqual(await violations(singleRole, [region("primary"), record("PRIMARY", "hc"), cluster("a", "a"), replication]), []);
         assert.deepEqual(await violations(singleRole, [region("standby"), record("SECONDARY", "hc"), cluster("a", "b")]), []);
     });
+    it("one-role-per-stack: either role replicates, but only its own cluster's prefixes", async () => {
+        for (const role of ["primary", "standby"]) {
+            assert.deepEqual(await violations(singleRole, [region(role), replicating("pg-a/", "logical/pg-a/", "verification/pg-a/", "fence/pg-a.json")]), [], role);
+        }
+        assert.match((await violations(singleRole, [region("standby"), replicating(undefined)]))[0], /rule "r0" selects every object; a stack may replicate only its own cluster's \(pg-a\) prefixes/);
+        assert.match((await violations(singleRole, [region("primary"), replicating("pg-a/", "pg-b/")]))[0], /rule "r1" selects prefix "pg-b\/"/);
+    });
     it("one-role-per-stack: each disagreement is named", async () => {
         assert.match((await violations(singleRole, [region("primary"), record("SECONDARY", "hc")]))[0], /failover type is SECONDARY but the stack's role is primary \(expected PRIMARY\)/);
         assert.match((await violations(singleRole, [region("standby"), cluster("a", "a")]))[0], /makes it primary, but the stack's role is standby/);
-        assert.match((await violations(singleRole, [region("standby"), replication]))[0], /a standby stack replicates its bucket/);
         assert.match((await violations(singleRole, [region("primary"), { ...region("standby"), name: "second" }]))[0], /declares 2 DR regions/);
         assert.match((await violations(singleRole, []))[0], /declares 0 DR regions/);
         assert.match((await violations(singleRole, [region("leader")]))[0], /role is "leader"; it must be primary or standby/);

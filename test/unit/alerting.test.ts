@@ -29,7 +29,7 @@ function rules(run: ProgramRun) {
 
 for (const [stack, region, failover, peers] of [
     ["primary", "us-east-1", "PRIMARY", undefined],
-    ["dr", "us-west-2", "SECONDARY", {}],
+    ["dr", "us-west-2", "SECONDARY", undefined],
 ] as const) {
     describe(`failover routing and alerting (${stack} stack)`, () => {
         let run: ProgramRun;
@@ -107,7 +107,7 @@ for (const [stack, region, failover, peers] of [
 }
 
 describe("alerting follows the role and the RPO", () => {
-    it("only the replicating (primary) stack alarms on S3 replication, per replication rule", async () => {
+    it("each stack alarms on its own S3 replication, on the WAL and base backup rule, whatever its role", async () => {
         const primary = await runProgram("primary");
         const latency = alarm(primary, "ReplicationLatency");
         const ruleId = primary.one(T.replication).inputs.rules[0].id;
@@ -123,12 +123,17 @@ describe("alerting follows the role and the RPO", () => {
         assert.equal(failed.statistic, "Sum");
         assert.match(latency.alarmActions[0], /^arn:aws:sns:us-east-1:/);
 
-        const dr = await runProgram("dr", {}, { peers: {} });
-        assert.equal(dr.ofType(T.alarm).filter((a) => a.inputs.namespace === "AWS/S3").length, 0);
+        const dr = await runProgram("dr", {});
+        assert.deepEqual(alarm(dr, "ReplicationLatency").dimensions, {
+            SourceBucket: "backups-acme-orders-us-west-2",
+            DestinationBucket: "backups-acme-orders-us-east-1",
+            RuleId: dr.one(T.replication).inputs.rules[0].id,
+        });
+        assert.equal(dr.one(T.replication).inputs.rules[0].filter.prefix, "pg-acme-orders-usw2/");
     });
 
     it("promoting the DR stack makes its failover record PRIMARY and its replication alarmed", async () => {
-        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby" } } });
+        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby", backupBucket: "backups-acme-orders-us-east-1" } } });
         assert.deepEqual(run.one(T.record).inputs.failoverRoutingPolicies, [{ type: "PRIMARY" }]);
         assert.equal(alarm(run, "ReplicationLatency").dimensions.DestinationBucket, "backups-acme-orders-us-east-1");
         assert.ok(rules(run).every((r: any) => r.labels.role === "primary"));
@@ -142,7 +147,7 @@ describe("alerting follows the role and the RPO", () => {
     });
 
     it("thresholds move when the RPO moves", async () => {
-        const run = await runProgram("dr", { "drstack:rpo.data-corruption": "10m", "drstack:rpo.region": "15m" }, { peers: {} });
+        const run = await runProgram("dr", { "drstack:rpo.data-corruption": "10m", "drstack:rpo.region": "15m" });
         const stale = rules(run).find((r: any) => r.alert === "DrWalArchiveStale");
         assert.match(stale.expr, /cnpg_pg_stat_archiver_seconds_since_last_archival\{[^}]*\} > 600\)/);
         const lag = rules(run).find((r: any) => r.alert === "DrReplicaLagAboveRpo");
@@ -157,7 +162,7 @@ describe("alerting follows the role and the RPO", () => {
     });
 
     it("a standby that streams also alerts when streaming is down", async () => {
-        const run = await runProgram("dr", { "drstack:streaming": { host: "pg-use1.internal", tlsSecretName: "repl-tls" } }, { peers: {} });
+        const run = await runProgram("dr", { "drstack:streaming": { host: "pg-use1.internal", tlsSecretName: "repl-tls" } });
         const streaming = rules(run).find((r: any) => r.alert === "DrStandbyNotStreaming");
         assert.match(streaming.expr, /cnpg_pg_replication_is_wal_receiver_up\{[^}]*\} == 0/);
     });

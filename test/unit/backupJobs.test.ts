@@ -141,7 +141,7 @@ describe("backup CronJobs, primary stack", () => {
 describe("backup CronJobs, DR stack", () => {
     let run: ProgramRun;
     before(async () => {
-        run = await runProgram("dr", {}, { peers: {} });
+        run = await runProgram("dr", {});
     });
 
     it("takes no logical backup (the database is read-only here) but verifies the replicated copy", () => {
@@ -158,7 +158,7 @@ describe("backup CronJobs, DR stack", () => {
     });
 
     it("after promotion it backs up and verifies its own cluster", async () => {
-        const promoted = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby" } } });
+        const promoted = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby", backupBucket: "backups-acme-orders-us-east-1" } } });
         assert.equal(env(job(promoted, "pg-acme-orders-usw2-logical-backup")).CLUSTER_NAME, "pg-acme-orders-usw2");
         assert.equal(env(job(promoted, "pg-acme-orders-usw2-verify-physical")).BARMAN_SERVER_NAME, "pg-acme-orders-usw2");
     });

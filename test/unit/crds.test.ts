@@ -11,7 +11,7 @@ const CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster";
 /** The kinds the shipped stacks declare: the test fails if one disappears unnoticed. */
 const EXPECTED_KINDS = ["Cluster", "ObjectStore", "ScheduledBackup", "PrometheusRule"];
 /** The dr stack's peer (Pulumi.dr.yaml drstack:peerStack) after a planned demotion: it publishes its token. */
-const PRIMARY_DEMOTED = { [readStackConfig("dr")["drstack:peerStack"]]: { role: "standby", demotionToken: "demotion-token-of-the-old-primary" } };
+const PRIMARY_DEMOTED = { [readStackConfig("dr")["drstack:peerStack"]]: { role: "standby", demotionToken: "demotion-token-of-the-old-primary", backupBucket: "backups-acme-orders-us-east-1" } };
 
 /**
  * A Kubernetes resource whose API group is not built into Kubernetes, i.e. one served by a CRD.
@@ -37,7 +37,7 @@ interface Variant {
 /** The shipped stacks, plus configurations that turn optional fields on. */
 const VARIANTS: Variant[] = [
     { title: "primary stack as shipped", stack: "primary" },
-    { title: "dr stack as shipped", stack: "dr", options: { peers: {} } },
+    { title: "dr stack as shipped", stack: "dr", options: {} },
     {
         title: "primary with streaming, managed roles, a Pushgateway, xz WAL and snappy base backups",
         stack: "primary",

@@ -1,6 +1,8 @@
 // The offline policy check of the real stacks: the shipped stacks pass, and loosening each
 // guarded setting in a copy of a stack's config fails the check with a message naming it.
 import { strict as assert } from "assert";
+import { parseConfig, readStackConfig } from "../../config";
+import { clusterObjectNames } from "../../model/contract";
 import { checkStack, formatResults, readPackConfig, StackResult } from "../../tools/policyCheck";
 
 const pack = readPackConfig();
@@ -18,17 +20,33 @@ describe("offline policy check of the shipped stacks", () => {
         });
     }
 
-    it("reports the advisory that a 5m region RPO cannot rest on S3 replication alone", async () => {
-        const result = await checkStack("dr", pack);
-        const advisory = result.violations.find((v) => v.policy === "region-rpo-needs-streaming");
-        assert.equal(advisory?.enforcementLevel, "advisory");
-        assert.match(formatResults([result]), /stack dr: PASS \(0 mandatory, 1 advisory\)/);
+    it("the shipped stacks stream from the peer's read-write endpoint with verify-full and the contract's Secret", () => {
+        for (const [stack, peer] of [["primary", "dr"], ["dr", "primary"]]) {
+            const c = parseConfig(readStackConfig(stack), stack);
+            const p = parseConfig(readStackConfig(peer), peer);
+            assert.equal(c.streaming?.sslmode, "verify-full", stack);
+            assert.equal(c.streaming?.tlsSecretName, clusterObjectNames(c.names.peerCluster).streamingReplicaTls, stack);
+            assert.equal(c.streaming?.host, p.streaming?.advertisedHost, `${stack} dials the name ${peer}'s server certificate carries`);
+            assert.match(c.streaming!.host, new RegExp(`^${clusterObjectNames(c.names.peerCluster).rwService}\\.`));
+        }
     });
 
-    it("streaming configured: the advisory goes away", async () => {
-        const result = await checkStack("dr", pack, { "drstack:streaming": { host: "pg-use1.internal", tlsSecretName: "repl-tls" } });
-        assert.deepEqual(result.violations, []);
+    it("region-rpo-needs-streaming is mandatory in the pack's config", () => {
+        assert.equal(pack["region-rpo-needs-streaming"], "mandatory");
     });
+});
+
+describe("a stack whose region RPO its topology cannot meet fails the check", () => {
+    for (const stack of ["primary", "dr"]) {
+        it(`${stack} with streaming removed: region-rpo-needs-streaming fails, mandatory`, async () => {
+            const result = await checkStack(stack, pack, { "drstack:streaming": undefined });
+            const violation = result.violations.find((v) => v.policy === "region-rpo-needs-streaming");
+            assert.equal(violation?.enforcementLevel, "mandatory");
+            assert.match(violation!.message, /bounds region-loss data loss at 20m .*target rpoRegion 5m needs streaming replication \[stack setting: drstack:streaming\]/);
+            assert.ok(result.failed > 0);
+            assert.match(formatResults([result]), new RegExp(`stack ${stack}: FAIL \\(1 mandatory, 0 advisory\\)`));
+        });
+    }
 });
 
 describe("loosening a guarded setting fails the check, naming the setting and the target", () => {

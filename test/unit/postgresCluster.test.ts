@@ -20,7 +20,7 @@ const T = {
 };
 const USE1 = "pg-acme-orders-use1";
 const USW2 = "pg-acme-orders-usw2";
-const PRIMARY_DEMOTED = { "acme/drstack/primary": { role: "standby", demotionToken: "eyJsc24iOiIwLzVBMDAwMEEwIn0=" } };
+const PRIMARY_DEMOTED = { "acme/drstack/primary": { role: "standby", demotionToken: "eyJsc24iOiIwLzVBMDAwMEEwIn0=", backupBucket: "backups-acme-orders-us-east-1" } };
 
 function clusterSpec(run: ProgramRun) {
     return run.one(T.cluster).inputs.spec;
@@ -147,15 +147,13 @@ describe("PostgreSQL tier, primary stack", () => {
 describe("PostgreSQL tier, DR stack (warm standby)", () => {
     let run: ProgramRun;
     before(async () => {
-        // A standby never reads its peer: the DR stack deploys before the primary stack exists.
-        run = await runProgram("dr", {}, { peers: {} });
+        run = await runProgram("dr", {});
     });
 
     it("is a replica cluster of the primary region's cluster (both stacks name the same primary)", () => {
         const spec = clusterSpec(run);
         assert.equal(run.one(T.cluster).inputs.metadata.name, USW2);
         assert.deepEqual(spec.replica, { self: USW2, primary: USE1, source: USE1 });
-        assert.equal(run.ofType(T.stackReference).length, 0);
     });
 
     it("bootstraps from the primary's WAL archive as replicated into this region's bucket", () => {
@@ -164,7 +162,13 @@ describe("PostgreSQL tier, DR stack (warm standby)", () => {
         const source = spec.externalClusters.find((c: any) => c.name === USE1);
         assert.deepEqual(source.plugin.parameters, { barmanObjectName: `${USE1}-replicated-archive`, serverName: USE1 });
         assert.equal(store(run, `${USE1}-replicated-archive`).configuration.destinationPath, "s3://backups-acme-orders-us-west-2/");
+    });
+
+    it("without drstack:streaming it only restores from the archive", async () => {
+        const archiveOnly = await runProgram("dr", { "drstack:streaming": undefined });
+        const source = clusterSpec(archiveOnly).externalClusters.find((c: any) => c.name === USE1);
         assert.equal(source.connectionParameters, undefined, "no streaming unless configured");
+        assert.equal(clusterSpec(archiveOnly).certificates, undefined, "no extra server name to certify");
     });
 
     it("archives its own WAL into its own bucket under its own name (continues after promotion)", () => {
@@ -176,7 +180,7 @@ describe("PostgreSQL tier, DR stack (warm standby)", () => {
         const streaming = await runProgram(
             "dr",
             { "drstack:streaming": { host: "pg-acme-orders-use1-rw.use1.internal", tlsSecretName: "use1-streaming-replica" } },
-            { peers: {} },
+            {},
         );
         const source = clusterSpec(streaming).externalClusters.find((c: any) => c.name === USE1);
         assert.deepEqual(source.connectionParameters, {
@@ -188,6 +192,11 @@ describe("PostgreSQL tier, DR stack (warm standby)", () => {
         });
         assert.deepEqual(source.sslKey, { name: "use1-streaming-replica", key: "tls.key" });
         assert.ok(source.plugin, "the archive stays as the fallback");
+    });
+
+    it("certifies the name the peer streams from (advertisedHost) for the peer's verify-full", async () => {
+        const run = await runProgram("dr", { "drstack:streaming.advertisedHost": "pg-usw2.example.internal" });
+        assert.deepEqual(clusterSpec(run).certificates, { serverAltDNSNames: ["pg-usw2.example.internal"] });
     });
 });
 
@@ -233,7 +242,7 @@ describe("promotion by switching drstack:role", () => {
 
     it("a bootstrap written at creation is never rewritten by a role flip", async () => {
         // The promoted DR cluster would declare initdb; the engine must keep the recovery bootstrap it was created with.
-        for (const run of [await runProgram("dr", {}, { peers: {} }), await runProgram("dr", { "drstack:role": "primary" }, { peers: PRIMARY_DEMOTED })]) {
+        for (const run of [await runProgram("dr", {}), await runProgram("dr", { "drstack:role": "primary" }, { peers: PRIMARY_DEMOTED })]) {
             assert.deepEqual(run.one(T.cluster).ignoreChanges, ["spec.bootstrap"]);
         }
     });
@@ -312,7 +321,7 @@ describe("database roles and their secrets", () => {
     });
 
     it("a standby stack manages no roles (they replicate from the primary)", async () => {
-        const dr = await runProgram("dr", { "drstack:database": { manageRoles: true, host: "x" }, "drstack:databasePassword": Secret("p") }, { peers: {} });
+        const dr = await runProgram("dr", { "drstack:database": { manageRoles: true, host: "x" }, "drstack:databasePassword": Secret("p") });
         assert.equal(dr.ofType(T.role).length, 0);
     });
 });

@@ -1,8 +1,14 @@
-// Cross-region replication: runs from whichever stack is primary to its peer, with RTC,
-// metrics, delete markers and KMS re-encryption, and a role that can do only that.
+// Cross-region replication: each stack replicates its own cluster's prefixes into its peer's
+// bucket, whatever its role, with RTC, metrics, delete markers and KMS re-encryption, and a role
+// that can do only that. (Role-switch invariance and the bootstrap gates: bootstrap.test.ts.)
 import { strict as assert } from "assert";
+import { BUCKET_PREFIXES } from "../../model/contract";
+import { fenceMarkerKey } from "../../model/fence";
 import { TEST_ACCOUNT_ID } from "../support/mocks";
 import { ProgramRun, runProgram } from "../support/program";
+
+const OWN = "pg-acme-orders-use1";
+const OWN_PREFIXES = [BUCKET_PREFIXES.barman(OWN), BUCKET_PREFIXES.logical(OWN), BUCKET_PREFIXES.verification(OWN), fenceMarkerKey(OWN)];
 
 const T = {
     replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
@@ -27,15 +33,30 @@ describe("replication from the primary stack", () => {
     before(async () => {
         run = await runProgram("primary");
         rule = run.one(T.replication).inputs.rules[0];
+        assert.equal(rule.filter.prefix, BUCKET_PREFIXES.barman(OWN), "the first rule carries WAL and base backups");
     });
 
-    it("replicates this region's bucket into the peer region's bucket", () => {
+    it("replicates this region's bucket into the peer region's bucket, one rule per own prefix, distinct priorities", () => {
         const config = run.one(T.replication).inputs;
         assert.equal(config.bucket, "backups-acme-orders-us-east-1");
-        assert.equal(config.rules.length, 1);
-        assert.equal(rule.status, "Enabled");
-        assert.deepEqual(rule.filter, {}, "every object: WAL, base backups and dumps");
-        assert.equal(rule.destination.bucket, "arn:aws:s3:::backups-acme-orders-us-west-2");
+        assert.deepEqual(
+            config.rules.map((r: any) => r.filter.prefix),
+            ["pg-acme-orders-use1/", "logical/pg-acme-orders-use1/", "verification/pg-acme-orders-use1/", "fence/pg-acme-orders-use1.json"],
+        );
+        assert.deepEqual(config.rules.map((r: any) => r.priority), [1, 2, 3, 4]);
+        assert.equal(new Set(config.rules.map((r: any) => r.id)).size, 4, "rule ids are unique");
+        for (const r of config.rules) {
+            assert.equal(r.status, "Enabled");
+            assert.equal(r.destination.bucket, "arn:aws:s3:::backups-acme-orders-us-west-2");
+            assert.deepEqual(r.deleteMarkerReplication, { status: "Enabled" }, "V2 rules with a filter must say it");
+        }
+    });
+
+    it("carries nothing of the peer's cluster, so the peer's objects are never overwritten", () => {
+        const prefixes: string[] = run.one(T.replication).inputs.rules.map((r: any) => r.filter.prefix);
+        for (const peerKey of ["pg-acme-orders-usw2/wals/0000000100000000000000A1", "verification/pg-acme-orders-usw2/pg-acme-orders-use1/physical-latest.json", "fence/pg-acme-orders-usw2.json", "logical/pg-acme-orders-usw2/x.dump"]) {
+            assert.ok(!prefixes.some((p) => peerKey.startsWith(p)), `${peerKey} would cross`);
+        }
     });
 
     it("uses Replication Time Control (15 minutes) with replication metrics", () => {
@@ -77,10 +98,10 @@ describe("replication from the primary stack", () => {
         assert.ok(actions.every((a: string) => !a.includes("*")), `wildcard action in ${actions}`);
         assert.ok(policy.Statement.every((s: any) => s.Effect === "Allow" && s.Resource !== "*"));
         assert.equal(statement(run, "ReadSourceReplicationConfiguration").Resource, "arn:aws:s3:::backups-acme-orders-us-east-1");
-        assert.equal(statement(run, "ReadSourceObjectVersions").Resource, "arn:aws:s3:::backups-acme-orders-us-east-1/*");
+        assert.deepEqual(statement(run, "ReadSourceObjectVersions").Resource, OWN_PREFIXES.map((p) => `arn:aws:s3:::backups-acme-orders-us-east-1/${p}*`));
         const write = statement(run, "WriteReplicasToPeerBucket");
         assert.deepEqual(write.Action, ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]);
-        assert.equal(write.Resource, "arn:aws:s3:::backups-acme-orders-us-west-2/*");
+        assert.deepEqual(write.Resource, OWN_PREFIXES.map((p) => `arn:aws:s3:::backups-acme-orders-us-west-2/${p}*`));
     });
 
     it("reads Object Lock retention when the buckets use Object Lock", () => {
@@ -106,42 +127,42 @@ describe("replication from the primary stack", () => {
     });
 });
 
-describe("replication follows the role", () => {
-    it("the standby stack declares no replication (its bucket is the destination)", async () => {
+describe("replication does not follow the role", () => {
+    it("the standby stack replicates its own cluster's prefixes into the primary region's bucket", async () => {
         const run = await runProgram("dr");
-        assert.equal(run.ofType(T.replication).length, 0);
-        assert.ok(!run.resources.some((r) => r.name === ROLE));
-        assert.match(run.outputs.replication, /^off/);
-    });
-
-    it("promoting the DR stack (role: primary) replicates back to the old primary region, for failback", async () => {
-        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby" } } });
         const config = run.one(T.replication).inputs;
         assert.equal(config.bucket, "backups-acme-orders-us-west-2");
-        assert.equal(config.rules[0].destination.bucket, "arn:aws:s3:::backups-acme-orders-us-east-1");
-        assert.equal(
-            config.rules[0].destination.encryptionConfiguration.replicaKmsKeyId,
-            `arn:aws:kms:us-east-1:${TEST_ACCOUNT_ID}:alias/acme-orders-backups`,
+        assert.deepEqual(
+            config.rules.map((r: any) => r.filter.prefix),
+            ["pg-acme-orders-usw2/", "logical/pg-acme-orders-usw2/", "verification/pg-acme-orders-usw2/", "fence/pg-acme-orders-usw2.json"],
         );
-        assert.equal(run.outputs.role, "primary");
+        for (const r of config.rules) {
+            assert.equal(r.destination.bucket, "arn:aws:s3:::backups-acme-orders-us-east-1");
+            assert.equal(r.destination.encryptionConfiguration.replicaKmsKeyId, `arn:aws:kms:us-east-1:${TEST_ACCOUNT_ID}:alias/acme-orders-backups`);
+        }
+        assert.equal(run.outputs.replication.destinationBucket, "backups-acme-orders-us-east-1");
     });
 
-    it("demoting the primary stack (role: standby) removes its replication", async () => {
+    it("demoting the primary stack (role: standby) keeps its replication: the last WAL of the demotion still crosses", async () => {
         const run = await runProgram("primary", { "drstack:role": "standby" });
-        assert.equal(run.ofType(T.replication).length, 0);
+        assert.equal(run.one(T.replication).inputs.rules[0].filter.prefix, BUCKET_PREFIXES.barman(OWN));
         assert.equal(run.ofType(T.bucket).length, 1, "the bucket and its backups stay");
     });
 
-    it("replication can be held off (e.g. while the peer region is down)", async () => {
-        const run = await runProgram("primary", { "drstack:replication.enabled": false });
-        assert.equal(run.ofType(T.replication).length, 0);
+    it("replication can be held off (drstack:replication.enabled: false), whatever the role", async () => {
+        for (const stack of ["primary", "dr"]) {
+            const run = await runProgram(stack, { "drstack:replication.enabled": false });
+            assert.equal(run.ofType(T.replication).length, 0, stack);
+            assert.match(run.outputs.replication, /^off \(drstack:replication\.enabled is false\)/);
+        }
     });
 
     it("without RTC there is no replication-time rule, but metrics stay on", async () => {
         const run = await runProgram("primary", { "drstack:replication.replicationTimeControl": false });
-        const destination = run.one(T.replication).inputs.rules[0].destination;
-        assert.equal(destination.replicationTime, undefined);
-        assert.deepEqual(destination.metrics, { status: "Enabled" });
+        for (const { destination } of run.one(T.replication).inputs.rules) {
+            assert.equal(destination.replicationTime, undefined);
+            assert.deepEqual(destination.metrics, { status: "Enabled" });
+        }
     });
 
     it("without Object Lock the role cannot read retention settings", async () => {

@@ -4,6 +4,8 @@
 // program declared from `declared` (the inputs exactly as the program sent them to the engine).
 
 import * as pulumi from "@pulumi/pulumi";
+import { BUCKET_PREFIXES } from "../../model/contract";
+import { backupBucketName, clusterName } from "../../model/naming";
 
 export interface DeclaredResource {
     type: string;
@@ -20,11 +22,28 @@ export const TEST_ACCOUNT_ID = "111122223333";
 /** Outputs of peer stacks as a StackReference reads them, by fully qualified stack name. */
 export const peerStacks: Record<string, Record<string, unknown>> = {};
 
-/** The shipped pair as deployed: primary is primary, dr is standby, nobody demoted. */
+const SHIPPED = { prefix: "acme-orders", primaryRegion: "us-east-1", drRegion: "us-west-2" } as const;
+
+/** The shipped pair as deployed: primary is primary, dr is standby, nobody demoted, both buckets created. */
 export const DEPLOYED_PEERS: Record<string, Record<string, unknown>> = {
-    "acme/drstack/primary": { role: "primary" },
-    "acme/drstack/dr": { role: "standby" },
+    "acme/drstack/primary": { role: "primary", backupBucket: backupBucketName(SHIPPED.prefix, SHIPPED.primaryRegion) },
+    "acme/drstack/dr": { role: "standby", backupBucket: backupBucketName(SHIPPED.prefix, SHIPPED.drRegion) },
 };
+
+/**
+ * Object keys per bucket as `aws.s3.getObjects` lists them; a bucket absent here does not exist
+ * (S3 answers NoSuchBucket). Tests set it per run (RunOptions.objects).
+ */
+export const bucketObjects: Record<string, string[]> = {};
+
+/** The shipped pair as deployed: the primary's first base backup is in both buckets (replicated into dr's). */
+export const DEPLOYED_OBJECTS: Record<string, string[]> = (() => {
+    const backup = `${BUCKET_PREFIXES.barman(clusterName(SHIPPED.prefix, SHIPPED.primaryRegion))}base/20261124T020000/backup.info`;
+    return {
+        [backupBucketName(SHIPPED.prefix, SHIPPED.primaryRegion)]: [backup],
+        [backupBucketName(SHIPPED.prefix, SHIPPED.drRegion)]: [backup],
+    };
+})();
 
 /** The value the mock provider "generates" for a RandomPassword: tests look for it in plaintext. */
 export function mockPassword(name: string): string {
@@ -65,6 +84,17 @@ const mocks: pulumi.runtime.Mocks = {
         invoked.push({ token: args.token, args: args.inputs });
         if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
             return { accountId: TEST_ACCOUNT_ID, arn: `arn:aws:iam::${TEST_ACCOUNT_ID}:user/test`, userId: "test", id: TEST_ACCOUNT_ID };
+        }
+        if (args.token === "aws:s3/getObjects:getObjects") {
+            const keys = bucketObjects[args.inputs.bucket];
+            if (keys === undefined) {
+                // The provider's error for a bucket that does not exist; the SDK rethrows an invoke's
+                // gRPC error as `new Error(err.details)` (@pulumi/pulumi runtime/invoke.js).
+                const message = `listing S3 Bucket (${args.inputs.bucket}) Objects: operation error S3: ListObjectsV2, https response error StatusCode: 404, api error NoSuchBucket: The specified bucket does not exist`;
+                throw Object.assign(new Error(message), { details: message });
+            }
+            const found = keys.filter((k) => k.startsWith(args.inputs.prefix ?? "")).sort().slice(0, args.inputs.maxKeys ?? 1000);
+            return { bucket: args.inputs.bucket, keys: found, commonPrefixes: [], owners: [], id: args.inputs.bucket, region: "mock-region", requestCharged: "" };
         }
         throw new Error(`The tests do not mock the provider function ${args.token}`);
     },

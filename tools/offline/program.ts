@@ -4,7 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { FlatConfig, flattenStackConfig, readStackFile, SECRET_PLACEHOLDER } from "../../config";
-import { declared, DeclaredResource, DEPLOYED_PEERS, peerStacks, useStack } from "./mocks";
+import { bucketObjects, declared, DeclaredResource, DEPLOYED_OBJECTS, DEPLOYED_PEERS, peerStacks, useStack } from "./mocks";
 
 const PROGRAM = require.resolve("../../index");
 
@@ -68,11 +68,15 @@ function settle(resources: Iterable<pulumi.Resource>): Promise<unknown[]> {
 export interface RunOptions {
     /** Outputs of peer stacks as StackReferences see them; defaults to the shipped pair as deployed. */
     peers?: Record<string, Record<string, unknown>>;
+    /** Object keys per existing bucket, as S3 lookups see them; defaults to the shipped pair as deployed. */
+    objects?: Record<string, string[]>;
 }
 
 export async function runProgram(stack: string, overrides: Overrides = {}, options: RunOptions = {}): Promise<ProgramRun> {
     for (const k of Object.keys(peerStacks)) delete peerStacks[k];
     Object.assign(peerStacks, structuredClone(options.peers ?? DEPLOYED_PEERS));
+    for (const k of Object.keys(bucketObjects)) delete bucketObjects[k];
+    Object.assign(bucketObjects, structuredClone(options.objects ?? DEPLOYED_OBJECTS));
     const config = stackConfigWith(stack, overrides);
     // Values written as `secure:` in a stack file (or set to SECRET_PLACEHOLDER / a Secret() override) are secrets.
     const secretKeys = Object.keys(config).filter((k) => config[k] === SECRET_PLACEHOLDER || secretOverrides.has(overrides[k]));
