@@ -6,6 +6,7 @@ import { loadConfig } from "./config/pulumi";
 import { DrRegion } from "./components/region";
 import { assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/postgres/promotion";
 import { bootstrapStatus, peerBucketGate, replicaBackupGate } from "./components/bootstrap";
+import { deployedPushgatewayUrl } from "./components/monitoring/scrapeTargets";
 
 async function main() {
     const config = loadConfig();
@@ -36,7 +37,9 @@ async function main() {
         promotedWith: config.isPrimary ? (promotionToken ? "promotion token (planned switchover)" : config.emergencyFailover ? "emergency failover" : "none") : "n/a",
         // The peer stack passes this on as its promotion token in a planned switchover.
         demotionToken: region.postgres ? region.postgres.demotionToken.apply((token) => token ?? "") : "",
-        databaseRoleSecrets: region.databaseRoles?.secretNames ?? "not managed here (drstack:database.manageRoles is off, or this stack is standby)",
+        // Names only: the passwords stay in the Secrets (and as secrets in the state).
+        databaseRoleSecrets: region.jobRoles.secretNames,
+        pushgatewayUrl: config.backups.pushgatewayUrl ?? deployedPushgatewayUrl(config.names.cluster, config.kubernetes.namespace),
         walArchiveTimeout: config.wal.archiveTimeout,
         rpoBounds: {
             pointInTimeRestore: formatDuration(config.wal.pointInTimeRestoreBoundSeconds),

@@ -39,3 +39,22 @@ export function bucketKeyStatement(keyArn: pulumi.Input<string>, region: string)
         Condition: { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } },
     };
 }
+
+/**
+ * s3:ListBucket on the bucket, for listings under the given prefixes only. IfExists is deliberate:
+ * barman-cloud (archiving, base backups, restore) first calls HeadBucket
+ * (barman/cloud_providers/aws_s3.py, _check_bucket_existence, which re-raises a 403), and AWS
+ * authorizes HeadBucket as s3:ListBucket with no s3:prefix key (API_HeadBucket.html,
+ * "Permissions"). A plain StringLike is false when the key is absent, so it would deny HeadBucket
+ * and stop WAL archiving. The price: an unprefixed ListObjects is indistinguishable from HeadBucket
+ * and is allowed too, revealing key names (never contents: GetObject stays prefix-scoped).
+ */
+export function listPrefixesStatement(sid: string, bucketArn: pulumi.Input<string>, prefixes: string[]): aws.iam.PolicyStatement {
+    return {
+        Sid: sid,
+        Effect: "Allow",
+        Action: "s3:ListBucket",
+        Resource: bucketArn,
+        Condition: { StringLikeIfExists: { "s3:prefix": prefixes.map((p) => `${p}*`) } },
+    };
+}

@@ -18,7 +18,8 @@ import { dashboardFor } from "./monitoring/dashboard";
 import { DrAlerts } from "./monitoring/drAlerts";
 import { PostgresOperators } from "./postgres/operators";
 import { PostgresCluster } from "./postgres/cluster";
-import { DatabaseRoles } from "./postgres/roles";
+import { DatabaseGrants, jobRoleCredentials, JobRoleCredentials } from "./postgres/roles";
+import { declareScrapeTargets, deployedPushgatewayUrl, ScrapeTargets } from "./monitoring/scrapeTargets";
 import { BackupBucket } from "./storage/backupBucket";
 import { CrossRegionReplication } from "./storage/replication";
 
@@ -40,8 +41,12 @@ export class DrRegion extends pulumi.ComponentResource {
     public readonly operators?: PostgresOperators;
     /** Absent while a replica cluster waits for a base backup to restore. */
     public readonly postgres?: PostgresCluster;
-    /** Present when drstack:database.manageRoles is on and this stack is primary. */
-    public readonly databaseRoles?: DatabaseRoles;
+    /** The jobs' roles: managed by CloudNativePG, passwords in basic-auth Secrets (both stacks). */
+    public readonly jobRoles: JobRoleCredentials;
+    /** Present when drstack:database.manageGrants is on and this stack is primary. */
+    public readonly databaseGrants?: DatabaseGrants;
+    /** PodMonitors (and the Pushgateway unless drstack:backups.pushgatewayUrl is set). */
+    public readonly scrapeTargets: ScrapeTargets;
     public readonly backupJobs: BackupJobs;
     public readonly alerts: DrAlerts;
     /** Present when drstack:dns is configured. */
@@ -106,6 +111,14 @@ export class DrRegion extends pulumi.ComponentResource {
             this.operators = new PostgresOperators(`${name}-operators`, {}, inCluster);
         }
 
+        // Declared on both stacks: the Secret must exist where the jobs run, and the roles reach the
+        // database from whichever cluster is primary (failover behaviour: components/postgres/roles.ts).
+        this.jobRoles = jobRoleCredentials(
+            `${name}-roles`,
+            { clusterName: c.names.cluster, namespace, monitoringRole: c.database.monitoringRole, verificationRole: c.database.verificationRole },
+            { parent: this, provider },
+        );
+
         this.postgres = !args.declareCluster ? undefined : new PostgresCluster(
             `${name}-postgres`,
             {
@@ -126,29 +139,39 @@ export class DrRegion extends pulumi.ComponentResource {
                 oidcIssuer: kube.oidcIssuer,
                 streaming: c.streaming,
                 promotionToken: args.promotionToken,
+                managedRoles: this.jobRoles.managedRoles,
                 tags,
             },
             { ...inCluster, dependsOn: this.operators ? [this.operators] : [] },
         );
 
-        // Roles live in the database, so they are managed where it is writable: the primary.
-        if (c.database.manageRoles && c.isPrimary) {
-            this.databaseRoles = new DatabaseRoles(
-                `${name}-roles`,
+        // Grants need a connection to the writable database: the primary, and only when asked for.
+        if (c.database.manageGrants && c.isPrimary) {
+            this.databaseGrants = new DatabaseGrants(
+                `${name}-grants`,
                 {
                     host: c.database.host!,
                     port: c.database.port,
                     username: c.database.username,
                     password: new pulumi.Config(NAMESPACE).requireSecret("databasePassword"),
                     sslmode: c.database.sslmode,
-                    monitoringRole: c.database.monitoringRole,
                     verificationRole: c.database.verificationRole,
-                    namespace,
-                    secretPrefix: c.names.cluster,
+                    databases: c.backups.databases,
                 },
                 { ...inCluster, dependsOn: this.postgres ? [this.postgres] : [] },
             );
         }
+
+        this.scrapeTargets = declareScrapeTargets(
+            `${name}-scrape`,
+            {
+                clusterName: c.names.cluster,
+                namespace,
+                monitorLabels: c.alerts.monitorLabels ?? c.alerts.ruleLabels,
+                deployPushgateway: c.backups.pushgatewayUrl === undefined,
+            },
+            { parent: this, provider },
+        );
 
         const services = clusterObjectNames(c.names.cluster);
         this.backupJobs = new BackupJobs(
@@ -173,7 +196,7 @@ export class DrRegion extends pulumi.ComponentResource {
                 scratchSize: c.backups.scratchSize,
                 resources: c.backups.resources,
                 verifySql: c.backups.verifySql,
-                pushgatewayUrl: c.backups.pushgatewayUrl,
+                pushgatewayUrl: c.backups.pushgatewayUrl ?? deployedPushgatewayUrl(c.names.cluster, kube.namespace),
                 oidcProviderArn: kube.oidcProviderArn,
                 oidcIssuer: kube.oidcIssuer,
                 tags,

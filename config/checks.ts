@@ -105,16 +105,29 @@ export const baseBackupsWithinWindow: Check = (c, { intervals }) => {
         : [];
 };
 
-export const managedRolesConnection: Check = (c) => {
-    if (!c.database.manageRoles) {
+/** drstack:database.manageRoles was replaced: the roles are CloudNativePG managed roles on every deploy. */
+export const manageRolesRemoved: Check = (c) =>
+    c.database.manageRoles === undefined
+        ? []
+        : [
+              problem(
+                  "database.manageRoles",
+                  `is no longer a setting: the jobs' roles (${k("database")}.monitoringRole, verificationRole) are now CloudNativePG managed roles, ` +
+                      `declared on every deploy with no database connection. Remove it; to have pulumi grant CONNECT on the backed-up databases ` +
+                      `over a connection, set ${k("database")}.manageGrants: true with ${k("database")}.host and ${k("databasePassword")}`,
+              ),
+          ];
+
+export const grantsConnection: Check = (c) => {
+    if (!c.database.manageGrants) {
         return [];
     }
     const problems: Problem[] = [];
     if (c.database.host === undefined) {
-        problems.push(problem("database.host", `is required when ${k("database")}.manageRoles is true (the primary's address, reachable from where pulumi up runs)`));
+        problems.push(problem("database.host", `is required when ${k("database")}.manageGrants is true (the primary's address, reachable from where pulumi up runs)`));
     }
     if (c.databasePassword === undefined) {
-        problems.push(problem("databasePassword", `is required when ${k("database")}.manageRoles is true: pulumi config set --secret ${k("databasePassword")} <password>`));
+        problems.push(problem("databasePassword", `is required when ${k("database")}.manageGrants is true: pulumi config set --secret ${k("databasePassword")} <password>`));
     }
     return problems;
 };
@@ -163,7 +176,8 @@ export const CHECKS: Record<string, Check> = {
     longTermArchiveRetention,
     reservedPgParameters,
     baseBackupsWithinWindow,
-    managedRolesConnection,
+    manageRolesRemoved,
+    grantsConnection,
     passwordIsSecret,
     aliasNeedsZone,
     emergencyFailoverOnPrimary,

@@ -201,12 +201,19 @@ export const schema = z.strictObject({
             grafanaDashboard: boolish.default(true),
             /** Labels the Prometheus operator's ruleSelector matches, e.g. { release: kube-prometheus-stack }. */
             ruleLabels: z.record(z.string(), z.string()).default({}),
+            /** Labels the Prometheus operator's podMonitorSelector matches; drstack:alerts.ruleLabels when omitted. */
+            monitorLabels: z.record(z.string(), z.string()).optional(),
         })
         .prefault({}),
-    /** Database roles managed with @pulumi/postgresql (needs a connection from where `pulumi up` runs). */
+    /**
+     * The jobs' database roles are CloudNativePG managed roles (always declared). Grants on the
+     * application databases need a connection from where `pulumi up` runs: opt-in with manageGrants.
+     */
     database: z
         .strictObject({
-            manageRoles: boolish.default(false),
+            manageGrants: boolish.default(false),
+            /** Removed: the roles are always declared now; config/checks.ts (manageRolesRemoved) says what to do. */
+            manageRoles: z.unknown().optional(),
             host: z.string().min(1).optional(),
             port: count(1, 65535).default(5432),
             username: z.string().min(1).default("postgres"),

@@ -38,7 +38,12 @@ export const RESOURCE_TYPES = {
     scheduledBackup: "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup",
     objectStore: "kubernetes:barmancloud.cnpg.io/v1:ObjectStore",
     prometheusRule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    podMonitor: "kubernetes:monitoring.coreos.com/v1:PodMonitor",
     cronJob: "kubernetes:batch/v1:CronJob",
+    deployment: "kubernetes:apps/v1:Deployment",
+    service: "kubernetes:core/v1:Service",
+    secret: "kubernetes:core/v1:Secret",
+    serviceAccount: "kubernetes:core/v1:ServiceAccount",
     configMap: "kubernetes:core/v1:ConfigMap",
     bucket: "aws:s3/bucket:Bucket",
     bucketVersioning: "aws:s3/bucketVersioning:BucketVersioning",
@@ -114,11 +119,31 @@ export function clusterObjectNames(cluster: string) {
          * certificate) and `<cluster>-ca` Secrets (docs/src/replica_cluster.md @v1.30.0). `drstack:streaming.tlsSecretName`.
          */
         streamingReplicaTls: `${cluster}-streaming-replica-tls`,
+        /** PodMonitor that makes the user's Prometheus scrape the cluster's instances. */
+        podMonitor: `${cluster}-instances`,
+        /** The Pushgateway the stack deploys when drstack:backups.pushgatewayUrl is unset (Deployment, Service, PodMonitor). */
+        pushgateway: `${cluster}-pushgateway`,
         /** The read-write and read-only services CloudNativePG creates. */
         rwService: `${cluster}-rw`,
         roService: `${cluster}-ro`,
     };
 }
+
+/**
+ * Labels CloudNativePG sets on the pods it runs and reads on Secrets (pkg/utils/labels_annotations.go
+ * @v1.30.0: ClusterLabelName, PodRoleLabelName; docs/src/declarative_role_management.md: reload).
+ */
+export const CNPG_LABELS = {
+    cluster: "cnpg.io/cluster",
+    podRole: { key: "cnpg.io/podRole", instance: "instance" },
+    reload: { key: "cnpg.io/reload", value: "true" },
+} as const;
+
+/** Name of the metrics port of CloudNativePG's instance pods (docs/src/monitoring.md @v1.30.0). */
+export const CNPG_METRICS_PORT = "metrics";
+
+/** The Pushgateway the stack deploys when none is given: pinned image, port and name of that port. */
+export const PUSHGATEWAY = { image: "prom/pushgateway:v1.11.3", port: 9091, portName: "http" } as const;
 
 /** Where things live in a backup bucket, per cluster (the scripts' S3_PREFIX / RESULTS_PREFIX defaults). */
 export const BUCKET_PREFIXES = {

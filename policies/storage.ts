@@ -4,6 +4,7 @@
 
 import { PolicyResource } from "@pulumi/policy";
 import { BACKUP_PURPOSE_TAG } from "../model/contract";
+import { uploadEncryptionProblems } from "../model/uploadEncryption";
 import { T } from "./stack";
 import { describe, fixedIn, resourcePolicy, setting, stackPolicy, target, targetsOf } from "./targets";
 
@@ -192,6 +193,32 @@ export const backupBucketComplete = stackPolicy({
     },
 });
 
+/**
+ * Uploads land only under the bucket's own KMS key: the bucket policy denies AES256, aws:kms without
+ * a key id (S3 would use the AWS-managed aws/s3 key) and any other key id, and lets uploads with no
+ * header through to the bucket default (model/uploadEncryption.ts evaluates the policy).
+ */
+export const uploadsUnderBucketKey = stackPolicy({
+    name: "backup-bucket-uploads-under-bucket-key",
+    description: "Backup bucket policies deny uploads encrypted under any key but the bucket's default customer-managed key.",
+    validate: (args, report) => {
+        for (const bp of args.resources.filter((r) => r.type === T.bucketPolicy)) {
+            const sse = siblings(bp, args.resources).find((r) => r.type === T.bucketEncryption);
+            const keyArn = ((sse?.props.rules ?? []) as any[]).map((r) => r.applyServerSideEncryptionByDefault?.kmsMasterKeyId).find((k) => typeof k === "string");
+            if (keyArn === undefined) continue; // no default key: backup-bucket-kms-encryption reports it
+            let document: any;
+            try {
+                document = typeof bp.props.policy === "string" ? JSON.parse(bp.props.policy) : bp.props.policy;
+            } catch {
+                continue; // backup-bucket-tls-only reports invalid JSON
+            }
+            for (const problem of uploadEncryptionProblems(document ?? {}, keyArn)) {
+                report(`${describe(bp)}: the bucket policy ${problem}`, fixedIn(BUCKET_FILE), bp.urn);
+            }
+        }
+    },
+});
+
 export const storagePolicies = [
     bucketVersioning,
     bucketKmsEncryption,
@@ -201,4 +228,5 @@ export const storagePolicies = [
     noncurrentRetention,
     objectLock,
     backupBucketComplete,
+    uploadsUnderBucketKey,
 ];

@@ -157,13 +157,15 @@ aws_cli() {
     fi
 }
 
-# s3_cp_encrypted FILE S3_URL: every object we write is encrypted with KMS (the bucket's default
-# key unless S3_SSE_KMS_KEY_ID names one). Returns the aws exit code.
+# s3_cp_encrypted FILE S3_URL: every object we write is under the bucket's KMS key. With
+# S3_SSE_KMS_KEY_ID set, the upload names that key; without it, it sends no encryption header and
+# S3 applies the bucket default (SSE-KMS with the bucket's key). Never `--sse aws:kms` alone: S3
+# would use the AWS-managed aws/s3 key, which the bucket policy denies. Returns the aws exit code.
 s3_cp_encrypted() {
     if [ -n "${S3_SSE_KMS_KEY_ID:-}" ]; then
         aws_cli s3 cp --only-show-errors --no-progress --sse aws:kms --sse-kms-key-id "$S3_SSE_KMS_KEY_ID" "$1" "$2"
     else
-        aws_cli s3 cp --only-show-errors --no-progress --sse aws:kms "$1" "$2"
+        aws_cli s3 cp --only-show-errors --no-progress "$1" "$2"
     fi
 }
 

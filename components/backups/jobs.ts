@@ -11,7 +11,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { bucketKeyStatement, irsaTrustPolicy } from "../irsa";
+import { bucketKeyStatement, irsaTrustPolicy, listPrefixesStatement } from "../irsa";
 import { BUCKET_PREFIXES, clusterObjectNames, COMPONENT_TYPES, JOB_LABEL_VALUES, JobKind, jobNames, LABELS } from "../../model/contract";
 import { minIntervalSeconds } from "../../model/schedule";
 
@@ -49,7 +49,8 @@ export interface BackupJobsArgs {
     resources: Record<string, Record<string, string | undefined> | undefined>;
     /** Application checks for every restored copy. */
     verifySql?: string;
-    pushgatewayUrl?: string;
+    /** Where the jobs publish results: drstack:backups.pushgatewayUrl, or the Pushgateway the stack deploys. */
+    pushgatewayUrl: string;
     /** IRSA: the EKS cluster's OIDC provider. */
     oidcProviderArn: string;
     oidcIssuer: string;
@@ -111,7 +112,10 @@ export class BackupJobs extends pulumi.ComponentResource {
             S3_BUCKET: args.bucketName,
             AWS_DEFAULT_REGION: args.region,
             TMPDIR: "/scratch",
-            ...(args.pushgatewayUrl ? { PUSHGATEWAY_URL: args.pushgatewayUrl } : {}),
+            PUSHGATEWAY_URL: args.pushgatewayUrl,
+            // Named explicitly, so a job's upload is under the bucket's key even if the bucket default changed;
+            // the bucket policy accepts exactly this key (backupBucket.ts).
+            S3_SSE_KMS_KEY_ID: args.keyArn,
         };
         const verification = {
             ...base,
@@ -241,13 +245,7 @@ export function jobPermissions(args: BackupJobsArgs): aws.iam.PolicyDocument {
     const src = args.sourceClusterName;
     const prefix = { logical: BUCKET_PREFIXES.logical(src), barman: BUCKET_PREFIXES.barman(src), verification: `${BUCKET_PREFIXES.verification(args.clusterName)}${src}/` };
     const statements: aws.iam.PolicyStatement[] = [
-        {
-            Sid: "ListSourceBackups",
-            Effect: "Allow",
-            Action: "s3:ListBucket",
-            Resource: args.bucketArn,
-            Condition: { StringLikeIfExists: { "s3:prefix": [`${prefix.logical}*`, `${prefix.barman}*`, `${prefix.verification}*`] } },
-        },
+        listPrefixesStatement("ListSourceBackups", args.bucketArn, [prefix.logical, prefix.barman, prefix.verification]),
         {
             Sid: "ReadSourceBackups",
             Effect: "Allow",

@@ -11,8 +11,9 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DrConfig } from "../../config";
-import { BARMAN_CLOUD_PLUGIN, clusterObjectNames, COMPONENT_TYPES } from "../../model/contract";
-import { bucketKeyStatement, irsaTrustPolicy } from "../irsa";
+import { BARMAN_CLOUD_PLUGIN, BUCKET_PREFIXES, clusterObjectNames, COMPONENT_TYPES } from "../../model/contract";
+import { bucketKeyStatement, irsaTrustPolicy, listPrefixesStatement } from "../irsa";
+import { ManagedRoleSpec } from "./roles";
 
 export interface PostgresClusterArgs {
     /** This region's cluster name; also its barman server name, i.e. its key prefix in the bucket. */
@@ -47,6 +48,8 @@ export interface PostgresClusterArgs {
     streaming?: DrConfig["streaming"];
     /** Planned switchover: the demoted peer's token, promoting this cluster without data loss. */
     promotionToken?: pulumi.Input<string | undefined>;
+    /** CloudNativePG managed roles (spec.managed.roles), with their basic-auth Secrets (roles.ts). */
+    managedRoles: ManagedRoleSpec[];
     /** Tags for the IAM role. */
     tags?: Record<string, string>;
 }
@@ -93,8 +96,12 @@ export class PostgresCluster extends pulumi.ComponentResource {
                     configuration: {
                         destinationPath,
                         s3Credentials: { inheritFromIAMRole: true },
-                        wal: { compression: pg.walCompression, maxParallel: pg.walMaxParallel, encryption: "aws:kms" },
-                        data: { compression: pg.backupCompression, jobs: pg.backupJobs, encryption: "aws:kms" },
+                        // No `encryption`: the plugin then sends no SSE header and S3 applies the bucket default,
+                        // SSE-KMS with the bucket's customer-managed key. `aws:kms` would send the header without a
+                        // key id (the ObjectStore CRD @v0.13.0 has no key id field), which S3 serves with the
+                        // AWS-managed aws/s3 key, and which the bucket policy denies (backupBucket.ts).
+                        wal: { compression: pg.walCompression, maxParallel: pg.walMaxParallel },
+                        data: { compression: pg.backupCompression, jobs: pg.backupJobs },
                     },
                     retentionPolicy: `${args.retentionDays}d`,
                 },
@@ -166,6 +173,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
                         peerExternalCluster(peer, args.streaming),
                     ],
                     replica,
+                    // Applied by the operator on the primary only; a replica cluster receives them through WAL.
+                    managed: { roles: args.managedRoles },
                 },
                 // Declared so the provider reads it back: CloudNativePG publishes the demotion token here.
                 status: undefined,
@@ -232,15 +241,7 @@ export function archivePermissions(args: PostgresClusterArgs): aws.iam.PolicyDoc
     return {
         Version: "2012-10-17",
         Statement: [
-            {
-                Sid: "ListOwnAndPeerArchive",
-                Effect: "Allow",
-                Action: "s3:ListBucket",
-                Resource: args.bucketArn,
-                // IfExists: barman-cloud first checks the bucket with HeadBucket, which is authorized
-                // as s3:ListBucket without any prefix; listings that name a prefix are held to these.
-                Condition: { StringLikeIfExists: { "s3:prefix": [`${own}/*`, `${peer}/*`] } },
-            },
+            listPrefixesStatement("ListOwnAndPeerArchive", args.bucketArn, [BUCKET_PREFIXES.barman(own), BUCKET_PREFIXES.barman(peer)]),
             {
                 // Delete: barman-cloud applies the retention policy (delete markers; versions stay
                 // for the recovery window through the bucket lifecycle and Object Lock).

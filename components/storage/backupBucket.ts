@@ -151,13 +151,28 @@ export class BackupBucket extends pulumi.ComponentResource {
 }
 
 /**
- * Denies plaintext transport and uploads that ask for any encryption other than this bucket's
- * KMS key. Uploads that name no encryption get the bucket default (SSE-KMS with the same key),
- * so no object can be stored unencrypted; requiring the header outright would only reject
- * clients that rely on that default.
+ * Denies plaintext transport and every upload that would not be under this bucket's KMS key:
+ * - an encryption header other than aws:kms (AES256, aws:kms:dsse);
+ * - aws:kms without a key id: S3 would use the AWS-managed aws/s3 key, not the bucket default;
+ * - a key id other than this key's ARN.
+ * Uploads with no encryption header get the bucket default (SSE-KMS with the same key), so they
+ * stay allowed: the Barman Cloud ObjectStore and the scripts send none.
+ * IAM semantics (docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+ * keys of one Condition block are ANDed; `Null: "false"` means the key is present, `"true"` absent;
+ * StringNotEquals on an absent key is true, hence the explicit Null beside each comparison.
+ * S3 condition keys: docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html
+ * (s3:x-amz-server-side-encryption, s3:x-amz-server-side-encryption-aws-kms-key-id, matched on the key ARN).
  */
 export function backupBucketPolicy(bucketArn: pulumi.Input<string>, keyArn: pulumi.Input<string>): aws.iam.PolicyDocument {
     const objects = pulumi.interpolate`${bucketArn}/*`;
+    const denyPut = (Sid: string, Condition: Record<string, Record<string, pulumi.Input<string>>>): aws.iam.PolicyStatement => ({
+        Sid,
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:PutObject",
+        Resource: objects,
+        Condition,
+    });
     return {
         Version: "2012-10-17",
         Statement: [
@@ -169,28 +184,18 @@ export function backupBucketPolicy(bucketArn: pulumi.Input<string>, keyArn: pulu
                 Resource: [bucketArn, objects],
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
-            {
-                Sid: "DenyNonKmsEncryption",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:PutObject",
-                Resource: objects,
-                Condition: {
-                    Null: { "s3:x-amz-server-side-encryption": "false" },
-                    StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
-                },
-            },
-            {
-                Sid: "DenyOtherKmsKeys",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:PutObject",
-                Resource: objects,
-                Condition: {
-                    Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
-                    StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn },
-                },
-            },
+            denyPut("DenyNonKmsEncryption", {
+                Null: { "s3:x-amz-server-side-encryption": "false" },
+                StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+            }),
+            denyPut("DenyKmsWithoutKeyId", {
+                StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+                Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" },
+            }),
+            denyPut("DenyOtherKmsKeys", {
+                Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
+                StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn },
+            }),
         ],
     };
 }

@@ -8,6 +8,7 @@ import {
     objectLock,
     publicAccessBlocked,
     tlsOnly,
+    uploadsUnderBucketKey,
 } from "../storage";
 import { COMPONENT_TYPES } from "../../model/contract";
 import { Fixture, violations, withProp } from "./helpers";
@@ -120,5 +121,27 @@ describe("policies: S3 backup buckets", () => {
         const noVersioning = full.filter((f) => f !== children[0]);
         assert.deepEqual(await violations(backupBucketComplete, noVersioning), ["bucket (Bucket) b: has no versioning [fixed by drstack in components/storage/backupBucket.ts; no stack setting changes it]"]);
         assert.match((await violations(backupBucketComplete, [component]))[0], /declares no backup bucket/);
+    });
+
+    it("backup-bucket-uploads-under-bucket-key: denies AES256, aws:kms without a key id and other keys; allows no header", async () => {
+        const keyArn = sse.props.rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId;
+        const deny = (Sid: string, Condition: object) => ({ Sid, Effect: "Deny", Principal: "*", Action: "s3:PutObject", Resource: "arn:aws:s3:::b/*", Condition });
+        const statements = [
+            deny("DenyNonKmsEncryption", { Null: { "s3:x-amz-server-side-encryption": "false" }, StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } }),
+            deny("DenyKmsWithoutKeyId", { StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" } }),
+            deny("DenyOtherKmsKeys", { Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" }, StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn } }),
+        ];
+        const withPolicy = (list: object[]) => [
+            { ...sse, parent: "component" },
+            { ...tls, parent: "component", props: withProp(tls.props, "policy", JSON.stringify({ Statement: list })) },
+            { type: COMPONENT_TYPES.backupBucket, name: "component", props: {} },
+        ];
+        assert.deepEqual(await violations(uploadsUnderBucketKey, withPolicy(statements)), []);
+        // The policy shipped before: aws:kms with no key id went through, to the AWS-managed key.
+        assert.match((await violations(uploadsUnderBucketKey, withPolicy([statements[0], statements[2]])))[0], /allows a PutObject with aws:kms without a key id/);
+        assert.match((await violations(uploadsUnderBucketKey, withPolicy([statements[1], statements[2]])))[0], /allows a PutObject with AES256/);
+        // Requiring the header outright would reject uploads relying on the bucket default.
+        const requireHeader = deny("RequireHeader", { Null: { "s3:x-amz-server-side-encryption": "true" } });
+        assert.match((await violations(uploadsUnderBucketKey, withPolicy([...statements, requireHeader])))[0], /denies a PutObject with no encryption header .*RequireHeader/);
     });
 });

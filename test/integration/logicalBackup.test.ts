@@ -1,7 +1,7 @@
 // scripts/logical-backup.sh and scripts/verify-logical.sh against a real PostgreSQL and the S3
 // emulator, run as their CronJobs run them.
 
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutBucketEncryptionCommand } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import { MotoServer } from "../../local/motoServer";
@@ -70,6 +70,8 @@ describe("logical backup and its restore verification (PostgreSQL + S3 emulator)
     let jobs: JobSandbox | undefined;
     let gateway: FakePushgateway | undefined;
     let kmsKeyId = "";
+    /** The bucket's default SSE-KMS key, as the stack configures it (a different key from kmsKeyId). */
+    let bucketKeyId = "";
     let day = "";
 
     /** What every job of this cluster gets (S3 + identity). */
@@ -151,6 +153,13 @@ describe("logical backup and its restore verification (PostgreSQL + S3 emulator)
         teardown.add("stop moto_server", () => m.stop());
         await m.createBucket(BUCKET, { versioning: true });
         kmsKeyId = await m.createKmsKey("alias/drstack-test-backups");
+        bucketKeyId = await m.createKmsKey("alias/drstack-test-bucket-default");
+        await m.s3().send(
+            new PutBucketEncryptionCommand({
+                Bucket: BUCKET,
+                ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: bucketKeyId } }] },
+            }),
+        );
         const g = (gateway = await FakePushgateway.start());
         teardown.add("stop the pushgateway", () => g.stop());
         const j = (jobs = JobSandbox.create("logical"));
@@ -276,6 +285,20 @@ describe("logical backup and its restore verification (PostgreSQL + S3 emulator)
         assert.equal(dumpAfter.VersionId, dumpBefore.VersionId, "the dump was not rewritten");
         // Metrics are published again from the existing manifest (repairs a failed publish).
         assert.equal(gateway!.pushesTo(`/metrics/job/drstack-logical-backup/cluster/${CLUSTER}`).length, 2);
+    });
+
+    it("without S3_SSE_KMS_KEY_ID, uploads send no encryption header and land under the bucket's default key", async function () {
+        // moto_server applies the bucket default encryption to a PUT without headers, as S3 does, and
+        // records the key (head-object SSEKMSKeyId). It also applies it to `aws:kms` with no key id,
+        // where S3 would use aws/s3: that case is covered by the bucket policy tests, not here.
+        const prefix = "bucket-default-key/";
+        const r = await jobs!.run("logical-backup.sh", backupEnv({ S3_PREFIX: prefix, BACKUP_DATABASES: "inventory", S3_SSE_KMS_KEY_ID: "" }));
+        assertSucceeded(r);
+        for (const file of ["inventory.dump", "manifest.json"]) {
+            const head = await moto!.s3().send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${prefix}${day}/${file}` }));
+            assert.equal(head.ServerSideEncryption, "aws:kms", file);
+            assert.ok(head.SSEKMSKeyId?.includes(bucketKeyId), `${file} under the bucket default key ${bucketKeyId}, got ${head.SSEKMSKeyId}`);
+        }
     });
 
     it("overwrites the dumps of a crashed run (no manifest) instead of skipping the day", async function () {

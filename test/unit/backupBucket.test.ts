@@ -1,5 +1,6 @@
 // The backup bucket each stack declares, asserted on the inputs the program sends to the engine.
 import { strict as assert } from "assert";
+import { uploadEncryptionProblems } from "../../model/uploadEncryption";
 import { ProgramRun, runProgram } from "../support/program";
 
 const T = {
@@ -87,6 +88,12 @@ for (const [stack, region] of [["primary", "us-east-1"], ["dr", "us-west-2"]] as
             assert.deepEqual(sse.Condition.StringNotEquals, { "s3:x-amz-server-side-encryption": "aws:kms" });
             const otherKeys = policy.Statement.find((s: any) => s.Sid === "DenyOtherKmsKeys");
             assert.match(otherKeys.Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"], /:key\//);
+            // Evaluated with IAM semantics: only the bucket's own key, or no header (bucket default), gets through.
+            const keyArn = run.one(T.encryption).inputs.rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId;
+            assert.equal(otherKeys.Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"], keyArn);
+            assert.deepEqual(uploadEncryptionProblems(policy, keyArn), []);
+            const noKeyId = policy.Statement.find((s: any) => s.Sid === "DenyKmsWithoutKeyId");
+            assert.deepEqual(noKeyId.Condition, { StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" } });
         });
 
         it("aborts incomplete multipart uploads", () => {

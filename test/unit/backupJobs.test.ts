@@ -187,3 +187,33 @@ describe("backup CronJobs follow the config", () => {
         });
     }
 });
+
+describe("IRSA listing is scoped to the clusters' prefixes", () => {
+    /** Every s3:ListBucket grant of the IRSA roles' inline policies (S3's replication role is another matter: AWS requires it to list the source). */
+    function listGrants(run: ProgramRun): { role: string; statement: any }[] {
+        return run
+            .ofType("aws:iam/rolePolicy:RolePolicy")
+            .filter((p) => p.name.endsWith("-irsa-permissions"))
+            .flatMap((p) => JSON.parse(p.inputs.policy).Statement.map((statement: any) => ({ role: p.name, statement })))
+            .filter(({ statement }) => statement.Effect === "Allow" && [].concat(statement.Action).some((a: string) => a === "s3:ListBucket" || a === "s3:*"));
+    }
+
+    for (const [stack, source, options] of [
+        ["primary", "pg-acme-orders-use1", {}],
+        ["dr", "pg-acme-orders-use1", { peers: {} }],
+    ] as const) {
+        it(`${stack}: the jobs list only the prefixes of ${source}, whose backups they verify; no IRSA role lists without a prefix condition`, async () => {
+            const run = await runProgram(stack, {}, options);
+            const jobs = listGrants(run).find((g) => g.role === "acme-orders-backup-jobs-irsa-permissions")!;
+            assert.deepEqual(jobs.statement.Condition, {
+                StringLikeIfExists: { "s3:prefix": [`logical/${source}/*`, `${source}/*`, `verification/${source}/*`] },
+            });
+            assert.equal(listGrants(run).length, 2, "the cluster's and the jobs' IRSA roles");
+            for (const { role, statement } of listGrants(run)) {
+                const prefixes: string[] = statement.Condition?.StringLikeIfExists?.["s3:prefix"] ?? statement.Condition?.StringLike?.["s3:prefix"] ?? [];
+                assert.ok(prefixes.length > 0, `${role} (${statement.Sid}) may list the bucket without a prefix condition`);
+                assert.ok(prefixes.every((p) => /^[a-z0-9-]+\/([a-z0-9-]+\/)?\*$/.test(p) && p !== "*"), `${role}: ${prefixes}`);
+            }
+        });
+    }
+});

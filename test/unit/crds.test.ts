@@ -9,7 +9,7 @@ import { Declared, Overrides, ProgramRun, RunOptions, runProgram, Secret } from 
 
 const CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster";
 /** The kinds the shipped stacks declare: the test fails if one disappears unnoticed. */
-const EXPECTED_KINDS = ["Cluster", "ObjectStore", "ScheduledBackup", "PrometheusRule"];
+const EXPECTED_KINDS = ["Cluster", "ObjectStore", "ScheduledBackup", "PrometheusRule", "PodMonitor"];
 /** The dr stack's peer (Pulumi.dr.yaml drstack:peerStack) after a planned demotion: it publishes its token. */
 const PRIMARY_DEMOTED = { [readStackConfig("dr")["drstack:peerStack"]]: { role: "standby", demotionToken: "demotion-token-of-the-old-primary", backupBucket: "backups-acme-orders-us-east-1" } };
 
@@ -39,11 +39,11 @@ const VARIANTS: Variant[] = [
     { title: "primary stack as shipped", stack: "primary" },
     { title: "dr stack as shipped", stack: "dr", options: {} },
     {
-        title: "primary with streaming, managed roles, a Pushgateway, xz WAL and snappy base backups",
+        title: "primary with streaming, managed grants, a given Pushgateway, xz WAL and snappy base backups",
         stack: "primary",
         overrides: {
             "drstack:streaming": { host: "pg-usw2.internal", tlsSecretName: "repl-tls", sslmode: "verify-ca" },
-            "drstack:database": { manageRoles: true, host: "pg-acme-orders-use1-rw.example.internal" },
+            "drstack:database": { manageGrants: true, host: "pg-acme-orders-use1-rw.example.internal" },
             "drstack:databasePassword": Secret("p"),
             "drstack:backups.pushgatewayUrl": "http://pushgateway.monitoring:9091",
             "drstack:postgres.walCompression": "xz",

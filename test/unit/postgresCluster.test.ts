@@ -14,6 +14,8 @@ const T = {
     scheduledBackup: "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup",
     release: "kubernetes:helm.sh/v3:Release",
     role: "postgresql:index/role:Role",
+    grant: "postgresql:index/grant:Grant",
+    password: "random:index/randomPassword:RandomPassword",
     secret: "kubernetes:core/v1:Secret",
     namespace: "kubernetes:core/v1:Namespace",
     stackReference: "pulumi:pulumi:StackReference",
@@ -75,8 +77,9 @@ describe("PostgreSQL tier, primary stack", () => {
         const own = store(run, `${USE1}-archive`);
         assert.equal(own.configuration.destinationPath, "s3://backups-acme-orders-us-east-1/");
         assert.deepEqual(own.configuration.s3Credentials, { inheritFromIAMRole: true });
-        assert.deepEqual(own.configuration.wal, { compression: "gzip", maxParallel: 4, encryption: "aws:kms" });
-        assert.equal(own.configuration.data.encryption, "aws:kms");
+        // No encryption header: the bucket default (SSE-KMS with the bucket's CMK) applies; `aws:kms` alone means aws/s3.
+        assert.deepEqual(own.configuration.wal, { compression: "gzip", maxParallel: 4 });
+        assert.equal("encryption" in own.configuration.data, false);
         assert.equal(own.retentionPolicy, "30d", "retention equals the recovery window");
     });
 
@@ -117,7 +120,8 @@ describe("PostgreSQL tier, primary stack", () => {
         const read = irsaStatement(run, "ReadPeerReplicatedArchive");
         assert.equal(read.Action, "s3:GetObject");
         assert.equal(read.Resource, `arn:aws:s3:::backups-acme-orders-us-east-1/${USW2}/*`);
-        assert.deepEqual(irsaStatement(run, "ListOwnAndPeerArchive").Condition.StringLikeIfExists["s3:prefix"], [`${USE1}/*`, `${USW2}/*`]);
+        // Exactly the two clusters' prefixes; IfExists only for HeadBucket (components/irsa.ts).
+        assert.deepEqual(irsaStatement(run, "ListOwnAndPeerArchive").Condition, { StringLikeIfExists: { "s3:prefix": [`${USE1}/*`, `${USW2}/*`] } });
         const kms = irsaStatement(run, "UseBucketKeyViaS3");
         assert.equal(kms.Condition.StringEquals["kms:ViaService"], "s3.us-east-1.amazonaws.com");
         const policy = JSON.parse(run.byName("acme-orders-postgres-irsa-permissions").inputs.policy);
@@ -273,56 +277,76 @@ function plaintextPaths(value: unknown, needle: string, path = "$"): string[] {
 
 describe("database roles and their secrets", () => {
     const ADMIN_PASSWORD = "admin-password-from-config";
+    const SECRETS = { monitoring: `${USE1}-monitoring-credentials`, verification: `${USE1}-verification-credentials` };
     let run: ProgramRun;
+    let withGrants: ProgramRun;
     before(async () => {
-        run = await runProgram("primary", {
-            "drstack:database": { manageRoles: true, host: "pg-acme-orders-use1-rw.example.internal" },
+        run = await runProgram("primary");
+        withGrants = await runProgram("primary", {
+            "drstack:database": { manageGrants: true, host: "pg-acme-orders-use1-rw.example.internal" },
             "drstack:databasePassword": Secret(ADMIN_PASSWORD),
         });
     });
 
-    it("creates a pg_monitor role and a read-all-data verification role with generated passwords", () => {
-        const roles = run.ofType(T.role).map((r) => r.inputs);
-        const monitoring = roles.find((r) => r.name === "drstack_monitor")!;
-        const verification = roles.find((r) => r.name === "drstack_verifier")!;
-        assert.deepEqual(monitoring.roles, ["pg_monitor"]);
-        assert.deepEqual(verification.roles, ["pg_read_all_data"]);
-        assert.equal(monitoring.login, true);
-        assert.equal(run.ofType("random:index/randomPassword:RandomPassword").length, 2);
-    });
-
-    it("connects with the provider settings from config", () => {
-        const provider = run.one("pulumi:providers:postgresql").inputs;
-        assert.equal(provider.host, "pg-acme-orders-use1-rw.example.internal");
-        assert.equal(provider.sslmode, "require");
-    });
-
-    it("stores credentials in basic-auth Kubernetes Secrets", () => {
-        const secrets = run.ofType(T.secret);
-        assert.deepEqual(secrets.map((s) => s.inputs.metadata.name).sort(), [
-            `${USE1}-monitoring-credentials`,
-            `${USE1}-verification-credentials`,
+    it("a default deploy declares the jobs' roles as CloudNativePG managed roles, with no database connection", () => {
+        assert.deepEqual(clusterSpec(run).managed.roles, [
+            { name: "drstack_monitor", ensure: "present", login: true, inRoles: ["pg_monitor"], connectionLimit: 5, passwordSecret: { name: SECRETS.monitoring } },
+            { name: "drstack_verifier", ensure: "present", login: true, inRoles: ["pg_read_all_data"], connectionLimit: 5, passwordSecret: { name: SECRETS.verification } },
         ]);
-        assert.ok(secrets.every((s) => s.inputs.type === "kubernetes.io/basic-auth"));
-        assert.deepEqual(run.outputs.databaseRoleSecrets, { monitoring: `${USE1}-monitoring-credentials`, verification: `${USE1}-verification-credentials` });
+        assert.equal(run.ofType(T.password).length, 2);
+        assert.equal(run.ofType(T.role).length, 0);
+        assert.equal(run.ofType("pulumi:providers:postgresql").length, 0);
+    });
+
+    it("keeps each password in a basic-auth Secret CloudNativePG reloads, named by the contract", () => {
+        const secrets = run.ofType(T.secret);
+        assert.deepEqual(secrets.map((s) => s.inputs.metadata.name).sort(), [SECRETS.monitoring, SECRETS.verification]);
+        for (const s of secrets) {
+            assert.equal(s.inputs.type, "kubernetes.io/basic-auth");
+            assert.deepEqual(s.inputs.metadata.labels, { "cnpg.io/reload": "true" });
+            // The whole stringData is a secret (it holds the password): unwrap it to read the keys.
+            assert.equal(s.inputs.stringData[specialSigKey], specialSecretSig);
+            assert.deepEqual(Object.keys(s.inputs.stringData.value).sort(), ["password", "username"]);
+        }
+        assert.deepEqual(run.outputs.databaseRoleSecrets, SECRETS);
+    });
+
+    it("the standby declares the same roles and its own Secrets (used after a promotion)", async () => {
+        const dr = await runProgram("dr", {}, { peers: {} });
+        assert.deepEqual(
+            dr.one(T.cluster).inputs.spec.managed.roles.map((r: any) => [r.name, r.passwordSecret.name]),
+            [["drstack_monitor", `${USW2}-monitoring-credentials`], ["drstack_verifier", `${USW2}-verification-credentials`]],
+        );
+        assert.equal(dr.ofType(T.password).length, 2);
     });
 
     it("never puts a password in plaintext into any resource input or stack output", () => {
         const needles = [ADMIN_PASSWORD, mockPassword("acme-orders-roles-monitoring-password"), mockPassword("acme-orders-roles-verification-password")];
         let seenAsSecret = 0;
         for (const needle of needles) {
-            for (const r of run.resources) {
+            for (const r of withGrants.resources) {
                 assert.deepEqual(plaintextPaths(r.inputs, needle), [], `${needle} in plaintext in ${r.type} ${r.name}`);
                 if (JSON.stringify(r.inputs).includes(needle)) seenAsSecret++;
             }
-            assert.ok(!JSON.stringify(run.outputs).includes(needle), `${needle} in a stack output`);
+            assert.ok(!JSON.stringify(withGrants.outputs).includes(needle), `${needle} in a stack output`);
         }
-        assert.ok(seenAsSecret >= 5, `passwords must reach the provider, roles and secrets (as secrets); seen ${seenAsSecret} times`);
+        assert.ok(seenAsSecret >= 3, `passwords must reach the provider and the Secrets (as secrets); seen ${seenAsSecret} times`);
     });
 
-    it("a standby stack manages no roles (they replicate from the primary)", async () => {
-        const dr = await runProgram("dr", { "drstack:database": { manageRoles: true, host: "x" }, "drstack:databasePassword": Secret("p") });
-        assert.equal(dr.ofType(T.role).length, 0);
+    it("drstack:database.manageGrants grants CONNECT on the backed-up databases over a connection from the config", () => {
+        const provider = withGrants.one("pulumi:providers:postgresql").inputs;
+        assert.equal(provider.host, "pg-acme-orders-use1-rw.example.internal");
+        assert.equal(provider.sslmode, "require");
+        assert.deepEqual(
+            withGrants.ofType(T.grant).map((g) => g.inputs),
+            [{ database: "app", role: "drstack_verifier", objectType: "database", privileges: ["CONNECT"] }],
+        );
+        assert.equal(run.ofType(T.grant).length, 0);
+    });
+
+    it("a standby stack grants nothing (grants replicate from the primary)", async () => {
+        const dr = await runProgram("dr", { "drstack:database": { manageGrants: true, host: "x" }, "drstack:databasePassword": Secret("p") });
+        assert.equal(dr.ofType(T.grant).length, 0);
     });
 });
 
@@ -336,7 +360,8 @@ describe("PostgreSQL tier: bad values fail clearly, declaring nothing", () => {
         ["base backups rarer than the recovery window", { "drstack:backups.baseBackupSchedule": "0 0 2 1 */2 *" }, /between base backups, more than drstack:recoveryWindow 30d/],
         ["hand-set archive_timeout", { "drstack:postgres.parameters": { archive_timeout: "1h" } }, /drstack:postgres\.parameters\.archive_timeout: drstack sets archive_timeout itself/],
         ["bad OIDC provider", { "drstack:kubernetes.oidcProviderArn": "oidc.eks.us-east-1.amazonaws.com" }, /drstack:kubernetes\.oidcProviderArn: "oidc\.eks\.us-east-1\.amazonaws\.com" is not an IAM OIDC provider ARN/],
-        ["roles without a host", { "drstack:database.manageRoles": true, "drstack:databasePassword": Secret("p") }, /drstack:database\.host is required when drstack:database\.manageRoles is true/],
+        ["grants without a host", { "drstack:database.manageGrants": true, "drstack:databasePassword": Secret("p") }, /drstack:database\.host is required when drstack:database\.manageGrants is true/],
+        ["the removed manageRoles", { "drstack:database.manageRoles": true }, /drstack:database\.manageRoles is no longer a setting: .*CloudNativePG managed roles.*drstack:database\.manageGrants/],
         ["plaintext database password", { "drstack:databasePassword": "hunter2" }, /drstack:databasePassword is stored in plaintext; .*pulumi config set --secret drstack:databasePassword/],
         ["emergency failover on a standby", { "drstack:role": "standby", "drstack:emergencyFailover": true }, /drstack:emergencyFailover: true only makes sense with drstack:role: primary/],
     ];
