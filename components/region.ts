@@ -9,7 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DrConfig } from "../config";
 import { awsTags, clusterObjectNames, COMPONENT_TYPES, NAMESPACE } from "../model/contract";
-import { failoverSetIdentifier, partitionOf, s3BucketArn } from "../model/naming";
+import { failoverSetIdentifier, partitionOf, restoreComponentName, s3BucketArn } from "../model/naming";
 import { BackupJobs } from "./backups/jobs";
 import { FailoverRecord } from "./dns/failoverRecord";
 import { alertRuleGroups } from "./monitoring/alertRules";
@@ -17,6 +17,7 @@ import { dashboardFor } from "./monitoring/dashboard";
 import { DrAlerts } from "./monitoring/drAlerts";
 import { PostgresOperators } from "./postgres/operators";
 import { PostgresCluster } from "./postgres/cluster";
+import { RestoreCluster } from "./postgres/restore";
 import { DatabaseRoles } from "./postgres/roles";
 import { BackupBucket } from "./storage/backupBucket";
 import { CrossRegionReplication } from "./storage/replication";
@@ -40,6 +41,8 @@ export class DrRegion extends pulumi.ComponentResource {
     public readonly alerts: DrAlerts;
     /** Present when drstack:dns is configured. */
     public readonly failover?: FailoverRecord;
+    /** One per drstack:restore entry, by restore name. */
+    public readonly restores: Record<string, RestoreCluster> = {};
 
     constructor(name: string, args: DrRegionArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.region, name, args, opts);
@@ -123,6 +126,25 @@ export class DrRegion extends pulumi.ComponentResource {
             },
             { ...inCluster, dependsOn: this.operators ? [this.operators] : [] },
         );
+
+        // Point-in-time restores read the archives through the ObjectStores the cluster component declares.
+        for (const plan of c.restores) {
+            this.restores[plan.name] = new RestoreCluster(
+                restoreComponentName(name, plan.name),
+                {
+                    plan,
+                    namespace,
+                    bucketArn: this.backupBucket.bucketArn,
+                    keyArn: this.backupBucket.keyArn,
+                    region: c.region,
+                    postgres: c.postgres,
+                    oidcProviderArn: kube.oidcProviderArn,
+                    oidcIssuer: kube.oidcIssuer,
+                    tags,
+                },
+                { ...inCluster, dependsOn: [this.postgres] },
+            );
+        }
 
         // Roles live in the database, so they are managed where it is writable: the primary.
         if (c.database.manageRoles && c.isPrimary) {
