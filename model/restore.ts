@@ -3,6 +3,8 @@
 // writes for it, and when a target time is acceptable. The config checks, the component, the policy
 // pack and the drill all use these functions, so they cannot disagree about a target.
 
+import { LABELS } from "./contract";
+
 /** A restore target as written in `drstack:restore[i].target`. */
 export type RestoreTarget = "latest" | { time: string } | { lsn: string } | { name: string; backupId: string };
 
@@ -135,4 +137,13 @@ export function postgresRecoverySettings(target: CnpgRecoveryTarget | undefined)
     // CloudNativePG's default (exclusive unset): stop just after the target.
     settings.recovery_target_inclusive = "true";
     return settings;
+}
+
+/**
+ * Whether a CloudNativePG Cluster (its declared properties) is a drstack point-in-time restore: it
+ * carries the restore label. The policy pack holds such clusters to the restore policy (recovery
+ * bootstrap, no archiving) instead of the archiving and role policies of the region's cluster.
+ */
+export function isRestoreCluster(props: { metadata?: { labels?: Record<string, string> } } | undefined): boolean {
+    return props?.metadata?.labels?.[LABELS.restore] !== undefined;
 }

@@ -1,6 +1,7 @@
 // Failover routing and roles: every failover record is health-checked, and each stack has
 // exactly one role that its record, its cluster and its replication agree on.
 import { COMPONENT_TYPES } from "../model/contract";
+import { isRestoreCluster } from "../model/restore";
 import { drRegions, ofType, T } from "./stack";
 import { describe, fixedIn, resourcePolicy, setting, stackPolicy } from "./targets";
 
@@ -37,7 +38,8 @@ export const singleRole = stackPolicy({
                 }
             }
         }
-        for (const cluster of ofType(args.resources, T.cnpgCluster)) {
+        // Restore clusters stand outside the replication topology (policies/restore.ts).
+        for (const cluster of ofType(args.resources, T.cnpgCluster).filter((c) => !isRestoreCluster(c.props))) {
             const replica = cluster.props.spec?.replica ?? {};
             const isPrimary = replica.primary === undefined || replica.primary === replica.self;
             if (isPrimary !== (role === "primary")) {

@@ -25,6 +25,15 @@ describe("offline policy check of the shipped stacks", () => {
         assert.match(formatResults([result]), /stack dr: PASS \(0 mandatory, 1 advisory\)/);
     });
 
+    it("stacks with point-in-time restores pass: the restore clusters are held to their own policy, not the archiving ones", async () => {
+        const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+        for (const [stack, source] of [["primary", "self"], ["dr", "peer"]]) {
+            const result = await checkStack(stack, pack, { "drstack:restore": [{ name: "orders", target: { time: hourAgo }, source }, { name: "now", target: "latest", source }] });
+            assert.deepEqual(mandatory(result), [], stack);
+            assert.ok(result.violations.every((v) => !/restore/.test(v.message)), stack);
+        }
+    });
+
     it("streaming configured: the advisory goes away", async () => {
         const result = await checkStack("dr", pack, { "drstack:streaming": { host: "pg-use1.internal", tlsSecretName: "repl-tls" } });
         assert.deepEqual(result.violations, []);
