@@ -158,7 +158,7 @@ export const notificationEndpoints: Check = (c) =>
 export const derivedNamesFit: Check = (c, { region }) => nameLengthProblems(c.prefix, [region, c.peerRegion]);
 
 function restoreContext(c: Settings, ctx: CheckContext): RestoreContext {
-    return { prefix: c.prefix, role: c.role, region: ctx.region, peerRegion: c.peerRegion, recoveryWindowSeconds: c.recoveryWindow, nowMs: ctx.nowMs };
+    return { prefix: c.prefix, role: c.role, region: ctx.region, recoveryWindowSeconds: c.recoveryWindow, nowMs: ctx.nowMs };
 }
 
 /** drstack:restore[i].target.time: an RFC 3339 timestamp with zone, not in the future, inside drstack:recoveryWindow. */

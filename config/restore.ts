@@ -77,7 +77,6 @@ export interface RestoreContext {
     prefix: string;
     role: "primary" | "standby";
     region: string;
-    peerRegion: string;
     recoveryWindowSeconds: number;
     /** The clock, injected: the config checks get it from parseConfig's caller. */
     nowMs: number;

@@ -52,7 +52,7 @@ export function parseRecoveryTime(text: string): { ms: number } | { problem: str
             : { problem: `${JSON.stringify(text)} is not an RFC 3339 timestamp; use e.g. 2026-11-24T09:41:00Z or 2026-11-24T10:41:00+01:00` };
     }
     const [, y, mo, d, h, mi, s] = m.map(Number);
-    const ms = Date.parse(text.replace(" ", "T"));
+    const ms = Date.parse(text.toUpperCase().replace(" ", "T"));
     // Date.parse rolls 2026-02-30 over to March: compare the fields it kept.
     const check = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
     if (Number.isNaN(ms) || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
