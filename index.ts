@@ -41,6 +41,13 @@ async function main() {
         databaseRoleSecrets: region.jobRoles.secretNames,
         pushgatewayUrl: config.backups.pushgatewayUrl ?? deployedPushgatewayUrl(config.names.cluster, config.kubernetes.namespace),
         walArchiveTimeout: config.wal.archiveTimeout,
+        // Per drstack:restore entry: where the restored copy is and what it was restored to.
+        restores: Object.fromEntries(
+            config.restores.map((r) => [
+                r.name,
+                { cluster: r.clusterName, connectionSecret: r.appSecret, host: `${r.rwService}.${config.kubernetes.namespace}.svc`, target: r.targetText, source: `${r.source} (${r.serverName} in ${r.bucket})` },
+            ]),
+        ),
         rpoBounds: {
             pointInTimeRestore: formatDuration(config.wal.pointInTimeRestoreBoundSeconds),
             regionLossLogShippingOnly: formatDuration(config.wal.logShippingRegionLossBoundSeconds),

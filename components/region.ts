@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DrConfig } from "../config";
 import { awsTags, clusterObjectNames, COMPONENT_TYPES, NAMESPACE } from "../model/contract";
-import { failoverSetIdentifier, partitionOf, s3BucketArn } from "../model/naming";
+import { failoverSetIdentifier, partitionOf, restoreComponentName, s3BucketArn } from "../model/naming";
 import { BackupJobs } from "./backups/jobs";
 import { FailoverRecord } from "./dns/failoverRecord";
 import { alertRuleGroups } from "./monitoring/alertRules";
@@ -20,6 +20,7 @@ import { PostgresOperators } from "./postgres/operators";
 import { PostgresCluster } from "./postgres/cluster";
 import { DatabaseGrants, jobRoleCredentials, JobRoleCredentials } from "./postgres/roles";
 import { declareScrapeTargets, deployedPushgatewayUrl, ScrapeTargets } from "./monitoring/scrapeTargets";
+import { RestoreCluster } from "./postgres/restore";
 import { BackupBucket } from "./storage/backupBucket";
 import { CrossRegionReplication } from "./storage/replication";
 
@@ -51,6 +52,8 @@ export class DrRegion extends pulumi.ComponentResource {
     public readonly alerts: DrAlerts;
     /** Present when drstack:dns is configured. */
     public readonly failover?: FailoverRecord;
+    /** One per drstack:restore entry, by restore name. */
+    public readonly restores: Record<string, RestoreCluster> = {};
 
     constructor(name: string, args: DrRegionArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.region, name, args, opts);
@@ -144,6 +147,25 @@ export class DrRegion extends pulumi.ComponentResource {
             },
             { ...inCluster, dependsOn: this.operators ? [this.operators] : [] },
         );
+
+        // Point-in-time restores read the archives through the ObjectStores the cluster component declares.
+        for (const plan of c.restores) {
+            this.restores[plan.name] = new RestoreCluster(
+                restoreComponentName(name, plan.name),
+                {
+                    plan,
+                    namespace,
+                    bucketArn: this.backupBucket.bucketArn,
+                    keyArn: this.backupBucket.keyArn,
+                    region: c.region,
+                    postgres: c.postgres,
+                    oidcProviderArn: kube.oidcProviderArn,
+                    oidcIssuer: kube.oidcIssuer,
+                    tags,
+                },
+                { ...inCluster, dependsOn: this.postgres ? [this.postgres] : [] },
+            );
+        }
 
         // Grants need a connection to the writable database: the primary, and only when asked for.
         if (c.database.manageGrants && c.isPrimary) {

@@ -9,6 +9,7 @@ import { minimumArchivableRpoSeconds } from "../model/rpo";
 import { ScheduleIntervals } from "./derive";
 import { nameLengthProblems } from "./nameLimits";
 import { Problem, problem } from "./problem";
+import { RestoreContext, restoreNameProblems, restoreSourceProblems, restoreTargetTimeProblems } from "./restore";
 import { Settings } from "./schema";
 
 /** PostgreSQL settings drstack derives or owns, and which setting owns each. */
@@ -27,6 +28,8 @@ export interface CheckContext {
     isSecret: (key: string) => boolean;
     /** Each schedule's longest gap between runs (config/derive.ts). */
     intervals: ScheduleIntervals;
+    /** The clock, in epoch milliseconds: parseConfig's caller passes it (restore targets may not be in the future). */
+    nowMs: number;
 }
 
 export type Check = (c: Settings, ctx: CheckContext) => Problem[];
@@ -167,6 +170,19 @@ export const notificationEndpoints: Check = (c) =>
 /** Every name derived from the prefix fits the API that receives it. */
 export const derivedNamesFit: Check = (c, { region }) => nameLengthProblems(c.prefix, [region, c.peerRegion]);
 
+function restoreContext(c: Settings, ctx: CheckContext): RestoreContext {
+    return { prefix: c.prefix, role: c.role, region: ctx.region, recoveryWindowSeconds: c.recoveryWindow, nowMs: ctx.nowMs };
+}
+
+/** drstack:restore[i].target.time: an RFC 3339 timestamp with zone, not in the future, inside drstack:recoveryWindow. */
+export const restoreTargetTimes: Check = (c, ctx) => restoreTargetTimeProblems(c.restore, restoreContext(c, ctx));
+
+/** drstack:restore[i].source: an archive this region's bucket holds for the stack's role. */
+export const restoreSourceExists: Check = (c, ctx) => restoreSourceProblems(c.restore, restoreContext(c, ctx));
+
+/** drstack:restore[i].name: unique, and every name derived from it fits its API. */
+export const restoreNamesFit: Check = (c, ctx) => restoreNameProblems(c.restore, restoreContext(c, ctx));
+
 /** All checks, in the order their problems are reported. */
 export const CHECKS: Record<string, Check> = {
     peerRegionDiffers,
@@ -183,6 +199,9 @@ export const CHECKS: Record<string, Check> = {
     emergencyFailoverOnPrimary,
     notificationEndpoints,
     derivedNamesFit,
+    restoreTargetTimes,
+    restoreSourceExists,
+    restoreNamesFit,
 };
 
 export function runChecks(c: Settings, ctx: CheckContext): Problem[] {

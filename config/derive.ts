@@ -16,6 +16,7 @@ import {
     RTC_REPLICATION_BOUND_SECONDS,
 } from "../model/rpo";
 import { maxIntervalSeconds } from "../model/schedule";
+import { RestorePlan, restorePlans } from "./restore";
 import { Role, Settings } from "./schema";
 
 /** Time a backup job may take beyond its schedule before its age alerts (jobs are bounded by activeDeadlineSeconds). */
@@ -72,6 +73,8 @@ interface Derived {
         regionRpoNeedsStreaming: boolean;
     };
     names: { bucket: string; peerBucket: string; keyAlias: string; cluster: string; peerCluster: string };
+    /** drstack:restore, each derived into what its restored cluster declares (config/restore.ts). */
+    restores: RestorePlan[];
     backupBucket: {
         noncurrentVersionDays: number;
         abortIncompleteUploadDays: number;
@@ -112,7 +115,7 @@ interface Derived {
  * derived parts. The password is left out: it is read as a Pulumi secret where it is used, because
  * this object becomes component inputs, which are stored in the state.
  */
-export type DrConfig = Omit<Settings, keyof Derived | "recoveryWindow" | "walUploadAllowance" | "databasePassword"> & Derived;
+export type DrConfig = Omit<Settings, keyof Derived | "recoveryWindow" | "walUploadAllowance" | "databasePassword" | "restore"> & Derived;
 
 function topologyOf(c: Settings, region: string, names: Derived["names"], wal: Derived["wal"]): Topology {
     const isPrimary = c.role === "primary";
@@ -170,7 +173,7 @@ export function derive(c: Settings, region: string, stack: string, interval: Sch
     };
     const archive = c.backupBucket.longTermArchive;
     const lock = c.backupBucket.objectLock;
-    const { recoveryWindow, walUploadAllowance, databasePassword: _password, ...settings } = c;
+    const { recoveryWindow, walUploadAllowance, databasePassword: _password, restore, ...settings } = c;
     return {
         ...settings,
         stack,
@@ -184,6 +187,7 @@ export function derive(c: Settings, region: string, stack: string, interval: Sch
         walUploadAllowanceSeconds: walUploadAllowance,
         wal,
         names,
+        restores: restorePlans(restore, names),
         backupBucket: {
             noncurrentVersionDays: toDaysCeil(c.backupBucket.noncurrentVersionRetention ?? recoveryWindow),
             abortIncompleteUploadDays: toDaysCeil(c.backupBucket.abortIncompleteUploadsAfter),

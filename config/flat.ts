@@ -15,8 +15,9 @@ function keyName(path: PropertyKey[]): string {
     if (path.length === 0) {
         return `${NAMESPACE}`;
     }
-    const [head, ...rest] = path.map(String);
-    return [`${NAMESPACE}:${head}`, ...rest].join(".");
+    // List positions read as users write them with `pulumi config set --path`: restore[0].name.
+    const [head, ...rest] = path;
+    return rest.reduce<string>((key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`), `${NAMESPACE}:${String(head)}`);
 }
 
 /** What to write for a missing required key. */

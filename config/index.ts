@@ -3,6 +3,7 @@
 export { CHECKS, CheckContext, Check, RESERVED_PG_PARAMETERS, runChecks } from "./checks";
 export { BACKUP_GRACE_SECONDS, derive, DrConfig, ScheduleIntervals, scheduleIntervals, Topology, VERIFICATION_GRACE_SECONDS } from "./derive";
 export { FlatConfig, SecretKeyPredicate } from "./flat";
+export { RestorePlan, restorePlans, RestoreSetting } from "./restore";
 export { derivedNames, nameLengthProblems } from "./nameLimits";
 export { parseConfig } from "./parse";
 export { ConfigError, Problem } from "./problem";

@@ -9,8 +9,11 @@ import { describeIssue, FlatConfig, SecretKeyPredicate, unflatten } from "./flat
 import { ConfigError, render } from "./problem";
 import { schema } from "./schema";
 
-/** Parses and validates a stack's flat config; throws ConfigError listing every problem. */
-export function parseConfig(flat: FlatConfig, stack: string, isSecret: SecretKeyPredicate = () => false): DrConfig {
+/**
+ * Parses and validates a stack's flat config; throws ConfigError listing every problem.
+ * `nowMs` is the clock restore targets are judged against (not in the future, inside the window).
+ */
+export function parseConfig(flat: FlatConfig, stack: string, isSecret: SecretKeyPredicate = () => false, nowMs: number = Date.now()): DrConfig {
     const { values, region } = unflatten(flat);
     const problems: string[] = [];
     if (region === undefined || region === "") {
@@ -26,7 +29,7 @@ export function parseConfig(flat: FlatConfig, stack: string, isSecret: SecretKey
         throw new ConfigError(stack, problems);
     }
     const intervals = scheduleIntervals(result.data);
-    problems.push(...runChecks(result.data, { region: region!, isSecret, intervals }).map(render));
+    problems.push(...runChecks(result.data, { region: region!, isSecret, intervals, nowMs }).map(render));
     if (problems.length > 0) {
         throw new ConfigError(stack, problems);
     }

@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { parseDuration } from "../model/duration";
+import { restoreSettings } from "./restore";
 import { awsRegion, boolish, count, cron, dnsName, duration, ONE_DAY, oneOf, pgSize, pinnedImage, quantity, resources, show, volumeSize } from "./fields";
 
 export const ROLES = ["primary", "standby"] as const;
@@ -228,6 +229,8 @@ export const schema = z.strictObject({
     peerStack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { message: "is not a fully qualified stack name like acme/drstack/primary" }).optional(),
     /** Confirms a failover while the peer stack still reports itself primary (its region is lost). */
     emergencyFailover: boolish.default(false),
+    /** Point-in-time restores, each into a new cluster `<cluster>-restore-<name>` (config/restore.ts). */
+    restore: restoreSettings,
 });
 
 

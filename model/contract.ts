@@ -30,6 +30,7 @@ export const COMPONENT_TYPES = {
     backupJobs: "drstack:backups:BackupJobs",
     alerts: "drstack:alerts:DrAlerts",
     failoverRecord: "drstack:dns:FailoverRecord",
+    restoreCluster: "drstack:postgres:RestoreCluster",
 } as const;
 
 /** Pulumi type tokens of the provider resources the policy pack and the tests look for. */
@@ -76,6 +77,9 @@ export const LABELS = {
     component: { key: "app.kubernetes.io/component", value: "backups" },
     job: "drstack.io/job",
     kind: "drstack.io/kind",
+    /** On a point-in-time restore Cluster: the restore's name (drstack:restore[i].name). The pack exempts these
+     * clusters from the archiving and role policies and holds them to the restore policy instead. */
+    restore: "drstack.io/restore",
 } as const;
 
 /** Values of the `drstack.io/job` label. */
@@ -126,6 +130,9 @@ export function clusterObjectNames(cluster: string) {
         /** The read-write and read-only services CloudNativePG creates. */
         rwService: `${cluster}-rw`,
         roService: `${cluster}-ro`,
+        /** The basic-auth Secret of the application database owner CloudNativePG generates
+         * (docs/src/applications.md @v1.30.0: `[cluster name]-app`). */
+        appSecret: `${cluster}-app`,
     };
 }
 

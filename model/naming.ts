@@ -38,6 +38,16 @@ export function clusterName(prefix: string, region: string): string {
     return `pg-${prefix}-${regionShortCode(region)}`;
 }
 
+/** The CloudNativePG Cluster of a point-in-time restore (drstack:restore[i].name) of this region's cluster. */
+export function restoreClusterName(cluster: string, restore: string): string {
+    return `${cluster}-restore-${restore}`;
+}
+
+/** The Job CloudNativePG runs to restore an instance: `<cluster>-<n>-full-recovery` (pkg/specs/jobs.go @v1.30.0). */
+export function recoveryJobName(cluster: string, instance = 1): string {
+    return `${cluster}-${instance}-full-recovery`;
+}
+
 export function s3BucketArn(bucket: string, partition = "aws"): string {
     return `arn:${partition}:s3:::${bucket}`;
 }
@@ -75,6 +85,16 @@ export const AUTONAME_SUFFIX_LENGTH = 8;
 /** The logical names of the stack's IAM roles, under the DrRegion named after the prefix (components/region.ts). */
 export function iamRoleLogicalNames(prefix: string): string[] {
     return [`${prefix}-backup-jobs-irsa`, `${prefix}-postgres-irsa`, `${prefix}-replication-role`];
+}
+
+/** The RestoreCluster component of drstack:restore[i], under the DrRegion named after the prefix (components/region.ts). */
+export function restoreComponentName(prefix: string, restore: string): string {
+    return `${prefix}-restore-${restore}`;
+}
+
+/** The logical name of a restore's IAM role (components/postgres/restore.ts: `<component>-irsa`). */
+export function restoreIamRoleLogicalName(prefix: string, restore: string): string {
+    return `${restoreComponentName(prefix, restore)}-irsa`;
 }
 
 /**

@@ -4,6 +4,7 @@ import { alertPolicies } from "./alerts";
 import { cronJobPolicies } from "./cronJobs";
 import { failoverPolicies } from "./failover";
 import { replicationPolicies } from "./replication";
+import { restorePolicies } from "./restore";
 import { storagePolicies } from "./storage";
 import { walArchivingPolicies } from "./walArchiving";
 
@@ -14,4 +15,5 @@ export const allPolicies: Policies = [
     ...alertPolicies,
     ...failoverPolicies,
     ...cronJobPolicies,
+    ...restorePolicies,
 ];

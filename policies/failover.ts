@@ -2,6 +2,7 @@
 // one role that its record and its cluster agree on, and its replication carries only its own
 // cluster's prefixes (whatever the role).
 import { COMPONENT_TYPES } from "../model/contract";
+import { isRestoreCluster } from "../model/restore";
 import { drRegions, ofType, T } from "./stack";
 import { describe, fixedIn, resourcePolicy, setting, stackPolicy } from "./targets";
 
@@ -38,7 +39,8 @@ export const singleRole = stackPolicy({
                 }
             }
         }
-        for (const cluster of ofType(args.resources, T.cnpgCluster)) {
+        // Restore clusters stand outside the replication topology (policies/restore.ts).
+        for (const cluster of ofType(args.resources, T.cnpgCluster).filter((c) => !isRestoreCluster(c.props))) {
             const replica = cluster.props.spec?.replica ?? {};
             const isPrimary = replica.primary === undefined || replica.primary === replica.self;
             if (isPrimary !== (role === "primary")) {

@@ -1,6 +1,7 @@
 // WAL archiving and base backups of every CloudNativePG cluster: archiving on, archive_timeout
 // within the RPO, retention covering the recovery window, base backups often enough.
 import { BARMAN_CLOUD_PLUGIN } from "../model/contract";
+import { isRestoreCluster } from "../model/restore";
 import { pointInTimeRestoreBoundSeconds } from "../model/rpo";
 import { cronProblem, maxIntervalSeconds } from "../model/schedule";
 import { ofType, T } from "./stack";
@@ -14,6 +15,8 @@ export const walArchiving = resourcePolicy({
     name: "wal-archiving-within-rpo",
     description: "Every PostgreSQL cluster archives WAL, with archive_timeout at most the data-corruption RPO minus the WAL upload allowance.",
     types: [T.cnpgCluster],
+    // A point-in-time restore must not archive: policies/restore.ts holds those clusters.
+    only: { when: (props) => !isRestoreCluster(props), what: "the region's clusters (restore clusters are checked by point-in-time-restore-target)" },
     targets: ["rpoDataCorruption", "walUploadAllowance"],
     validate: (props, args, report) => {
         const t = targetsOf(args);
@@ -100,7 +103,7 @@ export const archivingComplete = stackPolicy({
     validate: (args, report) => {
         const stores = ofType(args.resources, T.objectStore);
         const backups = ofType(args.resources, T.scheduledBackup);
-        for (const cluster of ofType(args.resources, T.cnpgCluster)) {
+        for (const cluster of ofType(args.resources, T.cnpgCluster).filter((c) => !isRestoreCluster(c.props))) {
             const name = cluster.props.metadata?.name;
             const archiver = (cluster.props.spec?.plugins ?? []).find((p: any) => p.isWALArchiver === true);
             const storeName = archiver?.parameters?.barmanObjectName;

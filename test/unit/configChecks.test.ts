@@ -8,13 +8,16 @@ import { derivedNames } from "../../config/nameLimits";
 import { iamRoleLogicalNames, NAME_LIMITS } from "../../model/naming";
 import { runProgram, stackConfigWith } from "../support/program";
 
+/** The clock the checks are given: restore targets are judged against it. */
+const NOW = Date.parse("2026-11-24T12:00:00Z");
+const restore = (target: unknown, extra: Record<string, unknown> = {}) => ({ "drstack:restore": [{ name: "orders", target, source: "self", ...extra }] });
 
 function settings(overrides: Record<string, unknown> = {}): Settings {
     return schema.parse(unflatten(stackConfigWith("primary", overrides)).values);
 }
 
 function ctxFor(s: Settings, isSecret = true): CheckContext {
-    return { region: "us-east-1", isSecret: () => isSecret, intervals: scheduleIntervals(s) };
+    return { region: "us-east-1", isSecret: () => isSecret, intervals: scheduleIntervals(s), nowMs: NOW };
 }
 
 function problemsOf(overrides: Record<string, unknown>): string[] {
@@ -50,6 +53,9 @@ describe("config checks, one rule each", () => {
         ["emergencyFailoverOnPrimary", { "drstack:role": "standby", "drstack:emergencyFailover": true }, "drstack:emergencyFailover"],
         ["notificationEndpoints", { "drstack:alerts.notify": [{ protocol: "sms", endpoint: "call-bob" }] }, "drstack:alerts.notify[0].endpoint"],
         ["derivedNamesFit", { "drstack:prefix": "a".repeat(32) }, "drstack:prefix"],
+        ["restoreTargetTimes", restore({ time: "2026-11-24T13:00:00Z" }), "drstack:restore[0].target.time"],
+        ["restoreSourceExists", restore("latest", { source: "peer" }), "drstack:restore[0].source"],
+        ["restoreNamesFit", { "drstack:restore": [{ name: "a", target: "latest", source: "self" }, { name: "a", target: "latest", source: "self" }] }, "drstack:restore[1].name"],
     ];
     for (const [check, overrides, key, secret] of cases) {
         it(`${check} rejects its case, naming ${key}`, () => {
@@ -105,4 +111,79 @@ describe("config gaps closed: each bad value is rejected by name", () => {
         const declared = run.ofType("aws:iam/role:Role").map((r) => r.name);
         assert.deepEqual([...declared].sort(), [...iamRoleLogicalNames(parseConfig(stackConfigWith("primary"), "primary").prefix)].sort());
     }).timeout(60000);
+});
+
+describe("drstack:restore: targets, sources and names are checked before anything is declared", () => {
+    // The restore cases change no schedule: the schedules' intervals (slow to compute) are worked out once.
+    let intervals: ReturnType<typeof scheduleIntervals> | undefined;
+    const restoreCtx = (s: Settings): CheckContext => ({ region: "us-east-1", isSecret: () => true, intervals: (intervals ??= scheduleIntervals(s)), nowMs: NOW });
+
+    const timeProblems = (time: string, window?: string) => {
+        const s = settings({ ...restore({ time }), ...(window ? { "drstack:recoveryWindow": window } : {}) });
+        return CHECKS.restoreTargetTimes(s, restoreCtx(s)).map((p) => `${p.key}: ${p.text}`);
+    };
+
+    it("accepts a time with a zone inside the window, in any offset, and the other target kinds", () => {
+        assert.deepEqual(timeProblems("2026-11-24T11:59:00Z"), []);
+        assert.deepEqual(timeProblems("2026-11-24T12:30:00+01:00"), [], "11:30 UTC");
+        assert.deepEqual(timeProblems("2026-10-26T12:00:00Z"), [], "29 days back in a 30d window");
+        for (const target of ["latest", { lsn: "0/16B3748" }, { name: "before-migration", backupId: "20261124T020000" }]) {
+            const s = settings(restore(target));
+            assert.deepEqual(Object.values(CHECKS).flatMap((check) => check(s, restoreCtx(s))), [], JSON.stringify(target));
+        }
+    });
+    it("rejects garbage, naming the setting and the allowed form", () => {
+        assert.deepEqual(timeProblems("yesterday"), [
+            'drstack:restore[0].target.time: "yesterday" is not an RFC 3339 timestamp; use e.g. 2026-11-24T09:41:00Z or 2026-11-24T10:41:00+01:00',
+        ]);
+        assert.match(timeProblems("2026-02-30T10:00:00Z")[0], /^drstack:restore\[0\]\.target\.time: "2026-02-30T10:00:00Z" is not a valid date and time/);
+        assert.match(timeProblems("2026-11-24T25:00:00Z")[0], /is not a valid date and time/);
+    });
+    it("rejects a time without a zone, suggesting one", () => {
+        assert.deepEqual(timeProblems("2026-11-24 11:00:00"), ['drstack:restore[0].target.time: "2026-11-24 11:00:00" has no time zone; add Z or an offset, e.g. 2026-11-24T11:00:00Z']);
+    });
+    it("rejects a time in the future, saying what now is", () => {
+        assert.match(timeProblems("2026-11-24T12:00:01Z")[0], /"2026-11-24T12:00:01Z" is in the future \(now is 2026-11-24T12:00:00\.000Z\)/);
+        assert.deepEqual(timeProblems("2026-11-24T12:30:00+00:30"), [], "12:00 UTC is now, not the future");
+    });
+    it("rejects a time older than the recovery window, naming the window and the oldest restorable time", () => {
+        assert.deepEqual(timeProblems("2026-11-10T12:00:00Z", "7d"), [
+            'drstack:restore[0].target.time: "2026-11-10T12:00:00Z" is older than the recovery window drstack:recoveryWindow 7d allows ' +
+                "(the oldest restorable time is 2026-11-17T12:00:00.000Z, now is 2026-11-24T12:00:00.000Z); base backups and WAL before it are deleted",
+        ]);
+    });
+    it("parseConfig takes the clock as a parameter (the seam the checks are judged with)", () => {
+        const flat = stackConfigWith("primary", restore({ time: "2026-11-24T11:00:00Z" }));
+        assert.equal(parseConfig(flat, "primary", () => false, NOW).restores[0].recoveryTarget?.targetTime, "2026-11-24T11:00:00Z");
+        assert.throws(() => parseConfig(flat, "primary", () => false, Date.parse("2026-11-24T10:00:00Z")), /drstack:restore\[0\]\.target\.time: .* is in the future/);
+    });
+    it("a primary restores its own archive; a standby the primary's replicated archive", () => {
+        const onPrimary = settings(restore("latest", { source: "peer" }));
+        assert.match(CHECKS.restoreSourceExists(onPrimary, restoreCtx(onPrimary))[0].text, /^"peer" has no archive to restore from on a primary stack .* use "self"/);
+        const standbySelf = settings({ ...restore("latest"), "drstack:role": "standby" });
+        assert.match(CHECKS.restoreSourceExists(standbySelf, restoreCtx(standbySelf))[0].text, /^"self" is refused on a standby stack: .* use "peer": the primary's archive, replicated into backups-acme-orders-us-east-1$/);
+        const standbyPeer = settings({ ...restore("latest", { source: "peer" }), "drstack:role": "standby" });
+        assert.deepEqual(CHECKS.restoreSourceExists(standbyPeer, restoreCtx(standbyPeer)), []);
+    });
+    it("rejects a name whose derived names exceed their API's limits", () => {
+        const s = settings(restore("latest", { name: "n".repeat(40) }));
+        const problems = CHECKS.restoreNamesFit(s, restoreCtx(s));
+        assert.ok(problems.every((p) => p.key === "drstack:restore[0].name"));
+        assert.match(problems[0].text, /makes the restored Cluster \(a label value\) "pg-acme-orders-use1-restore-n+" 68 characters long; its API allows 63: shorten the name by 5 or more/);
+        assert.ok(problems.some((p) => /its recovery Job/.test(p.text)));
+    });
+    const schemaCases: { name: string; entry: Record<string, unknown>; expect: RegExp }[] = [
+        { name: "a name that is not a DNS-1123 label", entry: { name: "Orders_1", target: "latest", source: "self" }, expect: /^drstack:restore\[0\]\.name: "Orders_1" must be lowercase letters, digits and hyphens/ },
+        { name: "an unknown target", entry: { name: "x", target: "yesterday", source: "self" }, expect: /^drstack:restore\[0\]\.target: "yesterday" is not a restore target; use one of: latest; \{ time: /u },
+        { name: "a malformed LSN", entry: { name: "x", target: { lsn: "16B3748" }, source: "self" }, expect: /^drstack:restore\[0\]\.target\.lsn: "16B3748" is not an LSN like 0\/16B3748$/ },
+        { name: "a restore point without its base backup", entry: { name: "x", target: { name: "before-migration" }, source: "self" }, expect: /^drstack:restore\[0\]\.target: .*backupId: <base backup id taken before it/ },
+        { name: "an unknown source", entry: { name: "x", target: "latest", source: "bucket" }, expect: /^drstack:restore\[0\]\.source: "bucket" is not allowed; allowed: self, peer/ },
+        { name: "a missing source", entry: { name: "x", target: "latest" }, expect: /^drstack:restore\[0\]\.source is required/ },
+    ];
+    for (const c of schemaCases) {
+        it(`rejects ${c.name}`, () => {
+            const problems = problemsOf({ "drstack:restore": [c.entry] });
+            assert.ok(problems.some((p) => c.expect.test(p)), `no problem matched ${c.expect}:\n${problems.join("\n")}`);
+        });
+    }
 });

@@ -64,6 +64,28 @@ const VARIANTS: Variant[] = [
         options: { peers: PRIMARY_DEMOTED },
         clusterFields: ["replica.promotionToken", "externalClusters.1.sslRootCert"],
     },
+    {
+        // drstack:restore: each restore declares its own Cluster (bootstrap.recovery with the target), validated like the rest.
+        title: "primary with point-in-time restores (a time, a restore point)",
+        stack: "primary",
+        overrides: {
+            "drstack:restore": [
+                { name: "orders", target: { time: new Date(Date.now() - 3600_000).toISOString() }, source: "self" },
+                { name: "premigration", target: { name: "before-migration", backupId: "20261124T020000" }, source: "self", instances: 2 },
+            ],
+        },
+    },
+    {
+        title: "dr restoring the primary's replicated archive (latest, an LSN)",
+        stack: "dr",
+        options: { peers: {} },
+        overrides: {
+            "drstack:restore": [
+                { name: "latest", target: "latest", source: "peer" },
+                { name: "at-lsn", target: { lsn: "0/16B3748" }, source: "peer" },
+            ],
+        },
+    },
 ];
 
 function report(resources: Declared[], validator: CrdValidator): string[] {

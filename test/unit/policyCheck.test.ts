@@ -34,6 +34,15 @@ describe("offline policy check of the shipped stacks", () => {
     it("region-rpo-needs-streaming is mandatory in the pack's config", () => {
         assert.equal(pack["region-rpo-needs-streaming"], "mandatory");
     });
+
+    it("stacks with point-in-time restores pass: the restore clusters are held to their own policy, not the archiving ones", async () => {
+        const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+        for (const [stack, source] of [["primary", "self"], ["dr", "peer"]]) {
+            const result = await checkStack(stack, pack, { "drstack:restore": [{ name: "orders", target: { time: hourAgo }, source }, { name: "now", target: "latest", source }] });
+            assert.deepEqual(mandatory(result), [], stack);
+            assert.ok(result.violations.every((v) => !/restore/.test(v.message)), stack);
+        }
+    });
 });
 
 describe("a stack whose region RPO its topology cannot meet fails the check", () => {
