@@ -4,12 +4,13 @@
 import { formatDuration } from "./model/duration";
 import { loadConfig } from "./config/pulumi";
 import { DrRegion } from "./components/region";
-import { assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/postgres/promotion";
+import { assertGenerationAbovePeer, assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/postgres/promotion";
 
 async function main() {
     const config = loadConfig();
     const peer = await readPeerState(config);
     assertNoSplitBrain(config, peer);
+    assertGenerationAbovePeer(config, peer);
     const promotionToken = promotionTokenFor(config, peer);
     const region = new DrRegion(config.prefix, { config, promotionToken });
 
@@ -25,6 +26,9 @@ async function main() {
             : "off (this stack is standby, or drstack:replication.enabled is false)",
         postgresCluster: config.names.cluster,
         primaryCluster: config.topology.primary.cluster,
+        // The peer reads this: a promotion must take a generation above it (assertGenerationAbovePeer).
+        promotionGeneration: config.promotion.generation,
+        homeRegion: config.homeRegion,
         promotedWith: config.isPrimary ? (promotionToken ? "promotion token (planned switchover)" : config.emergencyFailover ? "emergency failover" : "none") : "n/a",
         // The peer stack passes this on as its promotion token in a planned switchover.
         demotionToken: region.postgres.demotionToken.apply((token) => token ?? ""),

@@ -15,6 +15,8 @@ export interface PeerState {
     role?: string;
     /** The peer cluster's demotion token, present once it was demoted (planned switchover). */
     demotionToken?: string;
+    /** The peer stack's drstack:promotion.generation, if it exported one. */
+    promotionGeneration?: number;
 }
 
 export class SplitBrainError extends Error {
@@ -33,11 +35,16 @@ export async function readPeerState(config: DrConfig, opts?: pulumi.CustomResour
         return undefined;
     }
     const ref = new pulumi.StackReference(`${config.prefix}-peer-stack`, { name: config.peerStack }, opts);
-    const [role, token] = await Promise.all([ref.getOutputDetails("role"), ref.getOutputDetails("demotionToken")]);
+    const [role, token, generation] = await Promise.all([
+        ref.getOutputDetails("role"),
+        ref.getOutputDetails("demotionToken"),
+        ref.getOutputDetails("promotionGeneration"),
+    ]);
     return {
         stack: config.peerStack,
         role: typeof role.value === "string" ? role.value : undefined,
         demotionToken: typeof token.value === "string" && token.value !== "" ? token.value : undefined,
+        promotionGeneration: typeof generation.value === "number" ? generation.value : undefined,
     };
 }
 
@@ -67,4 +74,23 @@ export function promotionTokenFor(config: DrConfig, peer: PeerState | undefined)
         return undefined;
     }
     return peer.demotionToken;
+}
+
+/**
+ * Generations (scripts/README.md "Generations"): a primary must hold a promotion generation above
+ * its peer's, or a fence marker the peer wrote (at the peer's generation) would fence it. The only
+ * exception is the first state: the home region primary at 0 and a peer never promoted (0).
+ * Checked where the peer's outputs are readable (they live in the Pulumi backend, not the lost region).
+ */
+export function assertGenerationAbovePeer(config: DrConfig, peer: PeerState | undefined): void {
+    const theirs = peer?.promotionGeneration;
+    const ours = config.promotion.generation;
+    if (!config.isPrimary || theirs === undefined || ours > theirs || (config.topology.isHome && theirs === 0)) {
+        return;
+    }
+    throw new SplitBrainError(
+        `Refusing to make stack "${config.stack}" primary with ${NAMESPACE}:promotion.generation ${ours}: its peer stack ${peer!.stack} is at generation ${theirs}. ` +
+            `Every promotion takes a generation above both stacks' current ones, or the peer's fence marker would fence this cluster. Nothing was deployed. Run:\n` +
+            `    pulumi config set --path ${NAMESPACE}:promotion.generation ${theirs + 1} -s ${config.stack} && pulumi up -s ${config.stack}`,
+    );
 }

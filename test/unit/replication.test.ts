@@ -3,6 +3,7 @@
 import { strict as assert } from "assert";
 import { TEST_ACCOUNT_ID } from "../support/mocks";
 import { ProgramRun, runProgram } from "../support/program";
+import { PROMOTE_DR } from "../support/promotion";
 
 const T = {
     replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
@@ -115,7 +116,7 @@ describe("replication follows the role", () => {
     });
 
     it("promoting the DR stack (role: primary) replicates back to the old primary region, for failback", async () => {
-        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby" } } });
+        const run = await runProgram("dr", PROMOTE_DR, { peers: { "acme/drstack/primary": { role: "standby" } } });
         const config = run.one(T.replication).inputs;
         assert.equal(config.bucket, "backups-acme-orders-us-west-2");
         assert.equal(config.rules[0].destination.bucket, "arn:aws:s3:::backups-acme-orders-us-east-1");
