@@ -4,7 +4,7 @@
 import { formatDuration } from "./model/duration";
 import { loadConfig } from "./config/pulumi";
 import { DrRegion } from "./components/region";
-import { assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/postgres/promotion";
+import { assertGenerationAbovePeer, assertNoSplitBrain, promotionTokenFor, readPeerState } from "./components/postgres/promotion";
 import { bootstrapStatus, peerBucketGate, replicaBackupGate } from "./components/bootstrap";
 import { deployedPushgatewayUrl } from "./components/monitoring/scrapeTargets";
 
@@ -12,6 +12,7 @@ async function main() {
     const config = loadConfig();
     const peer = await readPeerState(config);
     assertNoSplitBrain(config, peer);
+    assertGenerationAbovePeer(config, peer);
     const promotionToken = promotionTokenFor(config, peer);
     // Race-free bootstrap: declare only what can succeed now (components/bootstrap.ts).
     const peerBucket = peerBucketGate(config, peer);
@@ -34,6 +35,9 @@ async function main() {
         bootstrap: bootstrapStatus([peerBucket, replicaBackup]),
         postgresCluster: config.names.cluster,
         primaryCluster: config.topology.primary.cluster,
+        // The peer reads this: a promotion must take a generation above it (assertGenerationAbovePeer).
+        promotionGeneration: config.promotion.generation,
+        homeRegion: config.homeRegion,
         promotedWith: config.isPrimary ? (promotionToken ? "promotion token (planned switchover)" : config.emergencyFailover ? "emergency failover" : "none") : "n/a",
         // The peer stack passes this on as its promotion token in a planned switchover.
         demotionToken: region.postgres ? region.postgres.demotionToken.apply((token) => token ?? "") : "",

@@ -29,12 +29,16 @@ export function irsaTrustPolicy(
     };
 }
 
-/** Use of the bucket's KMS key, only through S3 in the bucket's region. */
-export function bucketKeyStatement(keyArn: pulumi.Input<string>, region: string): aws.iam.PolicyStatement {
+/** Use of the bucket's KMS key, only through S3 in the bucket's region (a reader needs only kms:Decrypt). */
+export function bucketKeyStatement(
+    keyArn: pulumi.Input<string>,
+    region: string,
+    actions: string[] = ["kms:Decrypt", "kms:GenerateDataKey"],
+): aws.iam.PolicyStatement {
     return {
         Sid: "UseBucketKeyViaS3",
         Effect: "Allow",
-        Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+        Action: actions,
         Resource: keyArn,
         Condition: { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } },
     };

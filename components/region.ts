@@ -9,10 +9,11 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DrConfig } from "../config";
-import { awsTags, clusterObjectNames, COMPONENT_TYPES, NAMESPACE } from "../model/contract";
-import { failoverSetIdentifier, partitionOf, restoreComponentName, s3BucketArn } from "../model/naming";
+import { awsTags, clusterObjectNames, COMPONENT_TYPES, configKey, NAMESPACE } from "../model/contract";
+import { dnsFenceAlarmName, failoverSetIdentifier, partitionOf, restoreComponentName, s3BucketArn } from "../model/naming";
 import { BackupJobs } from "./backups/jobs";
 import { FailoverRecord } from "./dns/failoverRecord";
+import { Fencing } from "./fencing/fencing";
 import { alertRuleGroups } from "./monitoring/alertRules";
 import { dashboardFor } from "./monitoring/dashboard";
 import { DrAlerts } from "./monitoring/drAlerts";
@@ -54,6 +55,8 @@ export class DrRegion extends pulumi.ComponentResource {
     public readonly failover?: FailoverRecord;
     /** One per drstack:restore entry, by restore name. */
     public readonly restores: Record<string, RestoreCluster> = {};
+    /** The fence check job, and the fence marker while promoted by emergency failover. */
+    public readonly fencing: Fencing;
 
     constructor(name: string, args: DrRegionArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.region, name, args, opts);
@@ -129,6 +132,7 @@ export class DrRegion extends pulumi.ComponentResource {
                 peerClusterName: c.names.peerCluster,
                 primaryClusterName: t.primary.cluster,
                 bootstrap: t.bootstrap,
+                rebuildGeneration: t.rebuildGeneration,
                 namespace,
                 bucketName: this.backupBucket.bucketName,
                 bucketArn: this.backupBucket.bucketArn,
@@ -226,6 +230,33 @@ export class DrRegion extends pulumi.ComponentResource {
             { ...inCluster, dependsOn: this.postgres ? [this.postgres] : [] },
         );
 
+        this.fencing = new Fencing(
+            `${name}-fencing`,
+            {
+                clusterName: c.names.cluster,
+                peerClusterName: c.names.peerCluster,
+                role: c.role,
+                promotionGeneration: c.promotion.generation,
+                // checks.ts: emergencyFailover only with role primary, and with promotion.at.
+                marker:
+                    c.isPrimary && c.emergencyFailover
+                        ? { promotedAt: c.promotion.at!, reason: `emergency failover: ${c.peerRegion} declared lost (${configKey("emergencyFailover")})` }
+                        : undefined,
+                namespace,
+                bucketName: c.names.bucket,
+                bucketArn: this.backupBucket.bucketArn,
+                keyArn: this.backupBucket.keyArn,
+                region: c.region,
+                image: c.backups.jobImage,
+                scriptsConfigMap: this.backupJobs.scripts.metadata.name,
+                pushgatewayUrl: c.backups.pushgatewayUrl ?? deployedPushgatewayUrl(c.names.cluster, kube.namespace),
+                oidcProviderArn: kube.oidcProviderArn,
+                oidcIssuer: kube.oidcIssuer,
+                tags,
+            },
+            { ...inCluster, dependsOn: this.postgres ? [this.postgres] : [] },
+        );
+
         this.alerts = new DrAlerts(
             `${name}-alerts`,
             {
@@ -256,8 +287,11 @@ export class DrRegion extends pulumi.ComponentResource {
                     endpoint: c.dns.endpoint,
                     endpointType: c.dns.endpointType,
                     aliasZoneId: c.dns.aliasZoneId,
-                    // The record type follows the role: promoting this stack makes its record PRIMARY.
+                    // Static: the home region's record is PRIMARY whatever the role; health checks decide (failoverRecord.ts).
                     failover: t.failoverType,
+                    fence: t.isHome
+                        ? { peer: { alarmName: dnsFenceAlarmName(c.prefix, c.peerRegion), region: c.peerRegion } }
+                        : { own: { alarmName: dnsFenceAlarmName(c.prefix, c.region), cluster: c.names.cluster, raised: c.isPrimary } },
                     setIdentifier: failoverSetIdentifier(c.prefix, c.region),
                     healthCheck: c.dns.healthCheck,
                     alarmTopicArn: this.alerts.healthCheckTopic.arn,

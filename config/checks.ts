@@ -150,6 +150,33 @@ export const emergencyFailoverOnPrimary: Check = (c) =>
         ? [problem("emergencyFailover", `true only makes sense with ${k("role")}: primary (it confirms promoting this stack while its peer still reports primary)`)]
         : [];
 
+export const homeRegionInPair: Check = (c, { region }) =>
+    c.homeRegion !== region && c.homeRegion !== c.peerRegion
+        ? [problem("homeRegion", `"${c.homeRegion}" is neither this stack's region (${region}) nor ${k("peerRegion")} (${c.peerRegion}); set it to the region that is primary in normal operation, the same in both stacks`)]
+        : [];
+
+/**
+ * Generations (scripts/README.md "Generations"): every promotion takes a generation above both
+ * stacks' current ones, and the home region starts at 0, so a promoted non-home stack is at 1 or
+ * more. The peer's generation is checked against this one where it is readable (components/postgres/promotion.ts).
+ */
+export const promotionGeneration: Check = (c, { region }) =>
+    c.role === "primary" && c.homeRegion !== region && c.promotion.generation === 0
+        ? [
+              problem(
+                  "promotion.generation",
+                  `is 0, but this stack is not the home region (${k("homeRegion")} ${c.homeRegion}) and is promoted: a promotion takes a generation above both stacks' current ones, ` +
+                      `e.g. pulumi config set --path ${k("promotion.generation")} 1 (one above the peer's: pulumi stack output promotionGeneration -s <peer>)`,
+              ),
+          ]
+        : [];
+
+/** The fence marker records when the emergency failover was declared; the program cannot invent a stable time. */
+export const emergencyFailoverTime: Check = (c) =>
+    c.emergencyFailover && c.promotion.at === undefined
+        ? [problem("promotion.at", `is required with ${k("emergencyFailover")}: true (the fence marker records it): pulumi config set --path ${k("promotion.at")} "$(date -u +%FT%TZ)"`)]
+        : [];
+
 /** What SNS accepts per protocol (SNS Subscribe API, Endpoint parameter); sms in E.164. */
 const ENDPOINTS: Record<string, { pattern: RegExp; allowed: string }> = {
     email: { pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/, allowed: "an email address like oncall@acme.example.com" },
@@ -197,6 +224,9 @@ export const CHECKS: Record<string, Check> = {
     passwordIsSecret,
     aliasNeedsZone,
     emergencyFailoverOnPrimary,
+    homeRegionInPair,
+    promotionGeneration,
+    emergencyFailoverTime,
     notificationEndpoints,
     derivedNamesFit,
     restoreTargetTimes,

@@ -32,6 +32,8 @@ export const VERIFICATION_GRACE_SECONDS = 6 * 3600;
 export interface Topology {
     role: Role;
     isPrimary: boolean;
+    /** This region is drstack:homeRegion: primary in normal operation. Never follows the role. */
+    isHome: boolean;
     primary: { region: string; cluster: string; bucket: string };
     standby: { region: string; cluster: string; bucket: string };
     /** The cluster whose backups this region's jobs verify (label `cluster` of their metrics). */
@@ -40,10 +42,17 @@ export interface Topology {
     verifiedBucket: string;
     /** Where S3 replication runs from (its CloudWatch metrics live in the source region). */
     replicationSource: { region: string; bucket: string };
-    /** The Route53 failover record type of this region. */
+    /** The Route53 failover record type of this region: static, the home region's is PRIMARY (never follows the role). */
     failoverType: "PRIMARY" | "SECONDARY";
-    /** How CloudNativePG bootstraps this region's cluster. */
+    /**
+     * How CloudNativePG bootstraps this region's cluster: a pure function of (isHome,
+     * drstack:rebuildGeneration), never of the role, so a promotion never changes it. Generation 0:
+     * the home region initdb, the other recovers from the home's replicated archive; a rebuild
+     * (generation >= 1) always recovers from the peer's archive replicated into this bucket.
+     */
     bootstrap: "initdb" | "recovery";
+    /** drstack:rebuildGeneration: raising it replaces this region's Cluster (components/postgres/cluster.ts). */
+    rebuildGeneration: number;
     /** The physical verification fails when the recovery point is older than this: the primary's own
      * archive answers to the data-corruption RPO, the replicated copy to the log-shipping bound. */
     verificationRpoSeconds: number;
@@ -119,19 +128,22 @@ export type DrConfig = Omit<Settings, keyof Derived | "recoveryWindow" | "walUpl
 
 function topologyOf(c: Settings, region: string, names: Derived["names"], wal: Derived["wal"]): Topology {
     const isPrimary = c.role === "primary";
+    const isHome = c.homeRegion === region;
     const self = { region, cluster: names.cluster, bucket: names.bucket };
     const peer = { region: c.peerRegion, cluster: names.peerCluster, bucket: names.peerBucket };
     const [primary, standby] = isPrimary ? [self, peer] : [peer, self];
     return {
         role: c.role,
         isPrimary,
+        isHome,
         primary,
         standby,
         verifiedCluster: primary.cluster,
         verifiedBucket: self.bucket,
         replicationSource: { region: primary.region, bucket: primary.bucket },
-        failoverType: isPrimary ? "PRIMARY" : "SECONDARY",
-        bootstrap: isPrimary ? "initdb" : "recovery",
+        failoverType: isHome ? "PRIMARY" : "SECONDARY",
+        bootstrap: isHome && c.rebuildGeneration === 0 ? "initdb" : "recovery",
+        rebuildGeneration: c.rebuildGeneration,
         verificationRpoSeconds: isPrimary ? c.rpo["data-corruption"] : wal.logShippingRegionLossBoundSeconds,
     };
 }

@@ -27,6 +27,7 @@ const REQUIRED_HINTS: Record<string, string> = {
     prefix: "a short name for every resource, e.g. acme-orders",
     rpo: "per disruption type, e.g. { region: 5m, data-corruption: 5m }",
     rto: "per disruption type, e.g. { region: 30m, data-corruption: 1h }",
+    homeRegion: "the region that is primary in normal operation (same in both stacks), e.g. us-east-1",
 };
 
 export function describeIssue(issue: z.core.$ZodIssue & { input?: unknown }): string {

@@ -2,13 +2,14 @@
 // receives it, so a long prefix is refused by name at `pulumi preview` instead of failing half-way
 // through a deploy (a 32-character prefix makes CronJob names longer than Kubernetes' 52).
 
-import { clusterObjectNames, configKey, jobNames } from "../model/contract";
+import { clusterObjectNames, configKey, fenceCheckObjectNames, jobNames } from "../model/contract";
 import {
     AUTONAME_SUFFIX_LENGTH,
     backupBucketName,
     backupKeyAlias,
     clusterName,
     DerivedName,
+    dnsFenceAlarmName,
     failoverSetIdentifier,
     iamRoleLogicalNames,
     NAME_LIMITS as L,
@@ -33,6 +34,8 @@ export function derivedNames(prefix: string, regions: string[]): DerivedName[] {
         names.push(named(`the cluster name of ${region} (a label value)`, cluster, L.kubernetesLabelValue));
         names.push(named(`the read-write Service of ${region}`, objects.rwService, L.kubernetesService));
         names.push(named(`the read-only Service of ${region}`, objects.roService, L.kubernetesService));
+        names.push(named(`the DNS fence alarm of ${region}`, dnsFenceAlarmName(prefix, region), L.cloudwatchAlarm));
+        names.push(named(`the fence-check CronJob of ${region}`, fenceCheckObjectNames(cluster).cronJob, L.cronJob));
         for (const job of Object.values(jobNames(cluster))) {
             names.push(named(`a CronJob of ${region}`, job, L.cronJob));
         }

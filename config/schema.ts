@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { parseDuration } from "../model/duration";
 import { restoreSettings } from "./restore";
+import { FENCE_GENERATION_MAX } from "../model/fence";
 import { awsRegion, boolish, count, cron, dnsName, duration, ONE_DAY, oneOf, pgSize, pinnedImage, quantity, resources, show, volumeSize } from "./fields";
 
 export const ROLES = ["primary", "standby"] as const;
@@ -231,6 +232,28 @@ export const schema = z.strictObject({
     emergencyFailover: boolish.default(false),
     /** Point-in-time restores, each into a new cluster `<cluster>-restore-<name>` (config/restore.ts). */
     restore: restoreSettings,
+    /**
+     * The region that is primary in normal operation (same in both stacks; never changes on a
+     * promotion). It owns the PRIMARY failover record; the other region owns the DNS fence alarm.
+     */
+    homeRegion: awsRegion,
+    /** Per stack: this stack's promotion (issue 11; scripts/README.md "Generations"). */
+    promotion: z
+        .strictObject({
+            /**
+             * Every promotion of either stack takes a generation above both stacks' current ones; the home
+             * stack starts at 0. A fence marker is obeyed only by a cluster whose generation is below the marker's.
+             */
+            generation: count(0, FENCE_GENERATION_MAX).default(0),
+            /** When an emergency failover was declared (UTC, to the second): written into the fence marker. */
+            at: z.iso.datetime({ offset: false, precision: 0, error: "must be UTC to the second like 2026-11-24T11:00:00Z (date -u +%FT%TZ)" }).optional(),
+        })
+        .prefault({}),
+    /**
+     * Per stack: raise it to rebuild this region's cluster as a replica of the peer (failback): the
+     * Cluster is replaced and bootstraps by recovery from the peer's archive replicated into this bucket.
+     */
+    rebuildGeneration: count(0, FENCE_GENERATION_MAX).default(0),
 });
 
 

@@ -31,6 +31,7 @@ export const COMPONENT_TYPES = {
     alerts: "drstack:alerts:DrAlerts",
     failoverRecord: "drstack:dns:FailoverRecord",
     restoreCluster: "drstack:postgres:RestoreCluster",
+    fencing: "drstack:fencing:Fencing",
 } as const;
 
 /** Pulumi type tokens of the provider resources the policy pack and the tests look for. */
@@ -58,6 +59,9 @@ export const RESOURCE_TYPES = {
     route53Record: "aws:route53/record:Record",
     route53HealthCheck: "aws:route53/healthCheck:HealthCheck",
     metricAlarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+    bucketObject: "aws:s3/bucketObjectv2:BucketObjectv2",
+    role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    roleBinding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
 } as const;
 
 /** The CloudNativePG-I plugin that archives WAL and takes base backups (plugin-barman-cloud). */
@@ -82,8 +86,28 @@ export const LABELS = {
     restore: "drstack.io/restore",
 } as const;
 
+/** Annotations drstack puts on objects it declares. */
+export const ANNOTATIONS = {
+    /** On the CNPG Cluster: drstack:rebuildGeneration; changing it replaces the Cluster (components/postgres/cluster.ts). */
+    rebuildGeneration: "drstack.io/rebuild-generation",
+} as const;
+
 /** Values of the `drstack.io/job` label. */
-export const JOB_LABEL_VALUES = { logicalBackup: "logical-backup", restoreVerification: "restore-verification" } as const;
+export const JOB_LABEL_VALUES = { logicalBackup: "logical-backup", restoreVerification: "restore-verification", fenceCheck: "fence-check" } as const;
+
+/** The fence-check job's objects (components/fencing/fencing.ts; the script is scripts/fence-check.sh). */
+export function fenceCheckObjectNames(cluster: string): { cronJob: string; serviceAccount: string; role: string; roleBinding: string } {
+    const name = `${cluster}-fence-check`;
+    return { cronJob: name, serviceAccount: name, role: name, roleBinding: name };
+}
+
+/**
+ * The DNS fence (DESIGN.md "Static stability"): a CloudWatch alarm in the non-home region on a
+ * metric nobody publishes, so its state is decided by treatMissingData alone (breaching -> ALARM ->
+ * the home record's health check fails). Route53 alarm health checks need a standard-resolution
+ * metric and a simple statistic (Route53 developer guide, "Monitoring a CloudWatch alarm").
+ */
+export const DNS_FENCE_METRIC = { namespace: "drstack/Fence", metricName: "DnsFenceNeverPublished", dimension: "Cluster" } as const;
 
 /** The three backup jobs; each runs scripts/<kind>.sh. */
 export const JOB_KINDS = ["logical-backup", "verify-logical", "verify-physical"] as const;

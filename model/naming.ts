@@ -76,6 +76,14 @@ export function failoverSetIdentifier(prefix: string, region: string): string {
 }
 
 /**
+ * The DNS fence alarm of a region (only the non-home stack declares one). Both stacks compute it:
+ * the non-home stack names its alarm, the home stack's Route53 health check refers to it by name.
+ */
+export function dnsFenceAlarmName(prefix: string, region: string): string {
+    return `${prefix}-dns-fence-${region}`;
+}
+
+/**
  * Pulumi auto-names physical resources as `<logical name>-<7 random hex>`; the IAM role of a
  * component is named that way, so its limit applies to the logical name plus 8 characters.
  * (pulumi/pulumi sdk/nodejs: resource auto-naming appends a dash and 7 random characters.)
@@ -84,7 +92,7 @@ export const AUTONAME_SUFFIX_LENGTH = 8;
 
 /** The logical names of the stack's IAM roles, under the DrRegion named after the prefix (components/region.ts). */
 export function iamRoleLogicalNames(prefix: string): string[] {
-    return [`${prefix}-backup-jobs-irsa`, `${prefix}-postgres-irsa`, `${prefix}-replication-role`];
+    return [`${prefix}-backup-jobs-irsa`, `${prefix}-postgres-irsa`, `${prefix}-replication-role`, `${prefix}-fencing-irsa`];
 }
 
 /** The RestoreCluster component of drstack:restore[i], under the DrRegion named after the prefix (components/region.ts). */
@@ -101,7 +109,7 @@ export function restoreIamRoleLogicalName(prefix: string, restore: string): stri
  * Length limits of the APIs that receive derived names:
  * S3 bucket names 63 (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html),
  * IAM role names 64 (IAM User Guide, "IAM object quotas"), KMS alias names 256 (KMS CreateAlias),
- * Route53 SetIdentifier 128 (ResourceRecordSet API), Kubernetes object names 253 (DNS subdomain),
+ * Route53 SetIdentifier 128 (ResourceRecordSet API), CloudWatch alarm names 255 (PutMetricAlarm), Kubernetes object names 253 (DNS subdomain),
  * label values and Service names 63 (DNS-1035 label), and CronJob names 52: the CronJob controller
  * appends an 11-character suffix to name its Jobs (kubernetes/kubernetes validation of CronJob names).
  */
@@ -110,6 +118,7 @@ export const NAME_LIMITS = {
     iamRole: 64,
     kmsAlias: 256,
     route53SetIdentifier: 128,
+    cloudwatchAlarm: 255,
     kubernetesObject: 253,
     kubernetesLabelValue: 63,
     kubernetesService: 63,

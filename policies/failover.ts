@@ -1,6 +1,7 @@
 // Failover routing and roles: every failover record is health-checked, each stack has exactly
-// one role that its record and its cluster agree on, and its replication carries only its own
-// cluster's prefixes (whatever the role).
+// one role that its cluster agrees on, and its replication carries only its own cluster's prefixes
+// (whatever the role). Failover records are static (DESIGN.md "Static stability"): the home region's
+// is PRIMARY whatever the role, the other's SECONDARY; health checks, not record edits, decide which one answers.
 import { COMPONENT_TYPES } from "../model/contract";
 import { isRestoreCluster } from "../model/restore";
 import { drRegions, ofType, T } from "./stack";
@@ -19,23 +20,28 @@ export const failoverHealthCheck = resourcePolicy({
 
 export const singleRole = stackPolicy({
     name: "one-role-per-stack",
-    description: "Each stack has exactly one role that its failover record and PostgreSQL cluster agree with, and replicates only its own cluster's prefixes.",
+    description: "Each stack has exactly one role that its PostgreSQL cluster agrees with, replicates only its own cluster's prefixes, and has a static failover record type (PRIMARY in the home region).",
     validate: (args, report) => {
         const regions = drRegions(args.resources);
         if (regions.length !== 1) {
             report(`the stack declares ${regions.length} DR regions (${COMPONENT_TYPES.region}); it must declare exactly one`, fixedIn("index.ts"));
             return;
         }
-        const { role, resource } = regions[0];
+        const { role, resource, region, homeRegion } = regions[0];
         if (role !== "primary" && role !== "standby") {
             report(`${describe(resource)}: role is ${JSON.stringify(role)}; it must be primary or standby`, setting("role"), resource.urn);
             return;
         }
-        const expected = role === "primary" ? "PRIMARY" : "SECONDARY";
+        const expected = region === homeRegion ? "PRIMARY" : "SECONDARY";
         for (const record of ofType(args.resources, T.route53Record)) {
             for (const policy of record.props.failoverRoutingPolicies ?? []) {
                 if (policy.type !== expected) {
-                    report(`${describe(record)}: failover type is ${policy.type} but the stack's role is ${role} (expected ${expected})`, setting("role"), record.urn);
+                    report(
+                        `${describe(record)}: failover type is ${policy.type} but ${region} is ${region === homeRegion ? "" : "not "}the home region ${homeRegion} ` +
+                            `(expected ${expected}; records are static, health checks decide)`,
+                        setting("homeRegion"),
+                        record.urn,
+                    );
                 }
             }
         }

@@ -11,6 +11,8 @@ export interface StackRegion {
     resource: PolicyResource;
     role: string;
     region: string;
+    /** drstack:homeRegion: the region whose failover record is PRIMARY, whatever the role. */
+    homeRegion?: string;
     replicationEnabled: boolean;
 }
 
@@ -22,6 +24,7 @@ export function drRegions(resources: PolicyResource[]): StackRegion[] {
             resource: r,
             role: r.props.config?.role,
             region: r.props.config?.region,
+            homeRegion: r.props.config?.homeRegion,
             replicationEnabled: r.props.config?.replication?.enabled !== false,
         }));
 }

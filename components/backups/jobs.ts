@@ -17,6 +17,8 @@ import { minIntervalSeconds } from "../../model/schedule";
 
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts");
 const MOUNT = "/opt/drstack/scripts";
+/** Where the jobs' scratch emptyDir is mounted; TMPDIR points here. */
+export const SCRATCH = "/scratch";
 
 export interface BackupJobsArgs {
     /** This region's cluster: names the jobs, their service account and ConfigMap. */
@@ -111,7 +113,7 @@ export class BackupJobs extends pulumi.ComponentResource {
             CLUSTER_NAME: src,
             S3_BUCKET: args.bucketName,
             AWS_DEFAULT_REGION: args.region,
-            TMPDIR: "/scratch",
+            TMPDIR: SCRATCH,
             PUSHGATEWAY_URL: args.pushgatewayUrl,
             // Named explicitly, so a job's upload is under the bucket's key even if the bucket default changed;
             // the bucket policy accepts exactly this key (backupBucket.ts).
@@ -162,11 +164,6 @@ export class BackupJobs extends pulumi.ComponentResource {
         serviceAccount: k8s.core.v1.ServiceAccount,
         env: Record<string, pulumi.Input<string>>,
     ): k8s.batch.v1.CronJob {
-        const interval = minIntervalSeconds(schedule);
-        // A missed start is skipped rather than run late into the next slot; a run is cut off well
-        // before the next one is due, so a hung job can never block the schedule.
-        const startingDeadlineSeconds = Math.min(3600, Math.floor(interval / 4));
-        const activeDeadlineSeconds = Math.min(6 * 3600, Math.floor(interval * 0.75) - startingDeadlineSeconds);
         const credentials =
             kind === "logical-backup"
                 ? [
@@ -179,59 +176,95 @@ export class BackupJobs extends pulumi.ComponentResource {
             `${name}-${kind}`,
             {
                 metadata: { name: jobName, namespace: args.namespace, labels: jobLabels },
-                spec: {
+                spec: scriptCronJobSpec({
                     schedule,
-                    timeZone: "Etc/UTC",
-                    concurrencyPolicy: "Forbid",
-                    startingDeadlineSeconds,
-                    // Keep failed runs around long enough to read them.
-                    successfulJobsHistoryLimit: 3,
-                    failedJobsHistoryLimit: 5,
-                    jobTemplate: {
-                        metadata: { labels: jobLabels },
-                        spec: {
-                            backoffLimit: 2,
-                            activeDeadlineSeconds,
-                            template: {
-                                metadata: { labels: jobLabels },
-                                spec: {
-                                    serviceAccountName: serviceAccount.metadata.name,
-                                    restartPolicy: "Never",
-                                    securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
-                                    containers: [
-                                        {
-                                            name: kind,
-                                            image: args.image,
-                                            command: ["/bin/sh", `${MOUNT}/${kind}.sh`],
-                                            env: [...Object.entries(env).map(([k, value]) => ({ name: k, value })), ...credentials],
-                                            resources: args.resources,
-                                            securityContext: {
-                                                readOnlyRootFilesystem: true,
-                                                allowPrivilegeEscalation: false,
-                                                capabilities: { drop: ["ALL"] },
-                                            },
-                                            volumeMounts: [
-                                                { name: "scripts", mountPath: MOUNT, readOnly: true },
-                                                { name: "scratch", mountPath: "/scratch" },
-                                            ],
-                                        },
-                                    ],
-                                    volumes: [
-                                        { name: "scripts", configMap: { name: this.scripts.metadata.name, defaultMode: 0o555 } },
-                                        { name: "scratch", emptyDir: { sizeLimit: args.scratchSize } },
-                                    ],
-                                },
-                            },
-                        },
-                    },
-                },
+                    labels: jobLabels,
+                    serviceAccountName: serviceAccount.metadata.name,
+                    container: kind,
+                    script: `${kind}.sh`,
+                    image: args.image,
+                    env: [...Object.entries(env).map(([k, value]) => ({ name: k, value })), ...credentials],
+                    resources: args.resources,
+                    scriptsConfigMap: this.scripts.metadata.name,
+                    scratchSize: args.scratchSize,
+                }),
             },
             { parent: this },
         );
     }
 }
 
-function labels(job: string, kind?: string): Record<string, string> {
+/** What a CronJob running one of scripts/*.sh needs; shared by the backup jobs and the fence check (components/fencing/). */
+export interface ScriptCronJob {
+    schedule: string;
+    labels: Record<string, string>;
+    serviceAccountName: pulumi.Input<string>;
+    /** Container name. */
+    container: string;
+    /** File name in scripts/ (mounted from the scripts ConfigMap). */
+    script: string;
+    image: string;
+    env: k8s.types.input.core.v1.EnvVar[];
+    resources: k8s.types.input.core.v1.ResourceRequirements;
+    /** The ConfigMap holding scripts/*.sh (BackupJobs.scripts). */
+    scriptsConfigMap: pulumi.Input<string>;
+    /** The emptyDir TMPDIR points at (the root filesystem is read-only). */
+    scratchSize: string;
+}
+
+/** The spec of a CronJob running a script: non-root, read-only root, Forbid, deadlines below the interval. */
+export function scriptCronJobSpec(j: ScriptCronJob): k8s.types.input.batch.v1.CronJobSpec {
+    const interval = minIntervalSeconds(j.schedule);
+    // A missed start is skipped rather than run late into the next slot; a run is cut off well
+    // before the next one is due, so a hung job can never block the schedule.
+    const startingDeadlineSeconds = Math.min(3600, Math.floor(interval / 4));
+    const activeDeadlineSeconds = Math.min(6 * 3600, Math.floor(interval * 0.75) - startingDeadlineSeconds);
+    return {
+        schedule: j.schedule,
+        timeZone: "Etc/UTC",
+        concurrencyPolicy: "Forbid",
+        startingDeadlineSeconds,
+        // Keep failed runs around long enough to read them.
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 5,
+        jobTemplate: {
+            metadata: { labels: j.labels },
+            spec: {
+                backoffLimit: 2,
+                activeDeadlineSeconds,
+                template: {
+                    metadata: { labels: j.labels },
+                    spec: {
+                        serviceAccountName: j.serviceAccountName,
+                        restartPolicy: "Never",
+                        securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
+                        containers: [
+                            {
+                                name: j.container,
+                                image: j.image,
+                                command: ["/bin/sh", `${MOUNT}/${j.script}`],
+                                env: j.env,
+                                resources: j.resources,
+                                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                                volumeMounts: [
+                                    { name: "scripts", mountPath: MOUNT, readOnly: true },
+                                    { name: "scratch", mountPath: SCRATCH },
+                                ],
+                            },
+                        ],
+                        volumes: [
+                            { name: "scripts", configMap: { name: j.scriptsConfigMap, defaultMode: 0o555 } },
+                            { name: "scratch", emptyDir: { sizeLimit: j.scratchSize } },
+                        ],
+                    },
+                },
+            },
+        },
+    };
+}
+
+/** Labels of drstack's script CronJobs (the policy pack selects them by part-of). */
+export function labels(job: string, kind?: string): Record<string, string> {
     return {
         [LABELS.partOf.key]: LABELS.partOf.value,
         [LABELS.component.key]: LABELS.component.value,

@@ -6,12 +6,20 @@
 // `spec.replica.primary`; a cluster whose `self` equals `primary` is the primary, any other is
 // a replica cluster following `source`. Switching the stack role changes only `primary` (plus
 // the promotion token on a planned switchover): CloudNativePG demotes or promotes in place.
+//
+// Rebuild (failback): spec.bootstrap is a pure function of (home region, drstack:rebuildGeneration),
+// never of the role (config/derive.ts), and the generation is also an annotation. A change of
+// either replaces the Cluster (replaceOnChanges; CustomResources need it because the Kubernetes
+// provider cannot know which fields of a CR force a replacement: pulumi.com/docs/iac/concepts/
+// resources/options/replaceonchanges/), deleting the old object first because its name is fixed
+// (deleteBeforeReplace). ignoreChanges would not do: the engine keeps the OLD value of an ignored
+// property even when the resource is replaced, so a rebuild would come back with initdb.
 
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DrConfig } from "../../config";
-import { BARMAN_CLOUD_PLUGIN, BUCKET_PREFIXES, clusterObjectNames, COMPONENT_TYPES } from "../../model/contract";
+import { ANNOTATIONS, BARMAN_CLOUD_PLUGIN, BUCKET_PREFIXES, clusterObjectNames, COMPONENT_TYPES } from "../../model/contract";
 import { bucketKeyStatement, irsaTrustPolicy, listPrefixesStatement } from "../irsa";
 import { ManagedRoleSpec } from "./roles";
 
@@ -22,8 +30,10 @@ export interface PostgresClusterArgs {
     peerClusterName: string;
     /** The cluster that is primary in the distributed topology: this one when the stack role is primary. */
     primaryClusterName: string;
-    /** How a new cluster is created: initdb (primary) or recovery from the peer's archive (replica). Ignored after creation. */
+    /** How the cluster is created: initdb (home region, first build) or recovery from the peer's archive (Topology.bootstrap). */
     bootstrap: "initdb" | "recovery";
+    /** drstack:rebuildGeneration: raising it recreates the cluster (bootstrap by recovery from the peer). */
+    rebuildGeneration: number;
     /** Namespace of the cluster. */
     namespace: pulumi.Input<string>;
     /** This region's backup bucket (the replicated peer archive lands here too). */
@@ -141,7 +151,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
             {
                 apiVersion: "postgresql.cnpg.io/v1",
                 kind: "Cluster",
-                metadata: { name: self, namespace: args.namespace },
+                metadata: { name: self, namespace: args.namespace, annotations: { [ANNOTATIONS.rebuildGeneration]: String(args.rebuildGeneration) } },
                 spec: {
                     instances: pg.instances,
                     imageName: pg.imageName,
@@ -161,6 +171,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
                             parameters: { barmanObjectName: clusterObjectNames(self).archiveObjectStore, serverName: self },
                         },
                     ],
+                    // recovery.source is the peer's external cluster: its archive as replicated into this region's bucket.
                     bootstrap:
                         args.bootstrap === "initdb"
                             ? { initdb: { database: pg.database, owner: pg.database, dataChecksums: true } }
@@ -182,8 +193,10 @@ export class PostgresCluster extends pulumi.ComponentResource {
             {
                 parent: this,
                 dependsOn: [this.objectStore, this.peerObjectStore],
-                // Bootstrap only matters when the cluster is created; a later role flip must not rewrite it.
-                ignoreChanges: ["spec.bootstrap"],
+                // A role flip never changes these (Topology.bootstrap); a rebuild generation does, and recreates
+                // the cluster. Bracket notation for the annotation key (pulumi.com/docs/reference/property-paths/).
+                replaceOnChanges: CLUSTER_REPLACE_ON_CHANGES,
+                deleteBeforeReplace: true,
             },
         );
 
@@ -212,6 +225,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
         this.registerOutputs({ irsaRoleArn: this.irsaRole.arn, demotionToken: this.demotionToken });
     }
 }
+
+/** What recreates the Cluster: its bootstrap, and the rebuild generation annotation. */
+export const CLUSTER_REPLACE_ON_CHANGES = ["spec.bootstrap", `metadata.annotations["${ANNOTATIONS.rebuildGeneration}"]`];
 
 function peerExternalCluster(peer: string, streaming: DrConfig["streaming"]): Record<string, unknown> {
     const external: Record<string, unknown> = {

@@ -17,6 +17,8 @@ export interface PeerState {
     demotionToken?: string;
     /** The peer's backup bucket, exported once the peer stack has deployed it (components/bootstrap.ts). */
     backupBucket?: string;
+    /** The peer stack's drstack:promotion.generation, if it exported one. */
+    promotionGeneration?: number;
 }
 
 export class SplitBrainError extends Error {
@@ -38,12 +40,18 @@ export async function readPeerState(config: DrConfig, opts?: pulumi.CustomResour
         return undefined;
     }
     const ref = new pulumi.StackReference(`${config.prefix}-peer-stack`, { name: config.peerStack }, opts);
-    const [role, token, bucket] = await Promise.all([ref.getOutputDetails("role"), ref.getOutputDetails("demotionToken"), ref.getOutputDetails("backupBucket")]);
+    const [role, token, bucket, generation] = await Promise.all([
+        ref.getOutputDetails("role"),
+        ref.getOutputDetails("demotionToken"),
+        ref.getOutputDetails("backupBucket"),
+        ref.getOutputDetails("promotionGeneration"),
+    ]);
     return {
         stack: config.peerStack,
         role: typeof role.value === "string" ? role.value : undefined,
         demotionToken: typeof token.value === "string" && token.value !== "" ? token.value : undefined,
         backupBucket: typeof bucket.value === "string" && bucket.value !== "" ? bucket.value : undefined,
+        promotionGeneration: typeof generation.value === "number" ? generation.value : undefined,
     };
 }
 
@@ -73,4 +81,23 @@ export function promotionTokenFor(config: DrConfig, peer: PeerState | undefined)
         return undefined;
     }
     return peer.demotionToken;
+}
+
+/**
+ * Generations (scripts/README.md "Generations"): a primary must hold a promotion generation above
+ * its peer's, or a fence marker the peer wrote (at the peer's generation) would fence it. The only
+ * exception is the first state: the home region primary at 0 and a peer never promoted (0).
+ * Checked where the peer's outputs are readable (they live in the Pulumi backend, not the lost region).
+ */
+export function assertGenerationAbovePeer(config: DrConfig, peer: PeerState | undefined): void {
+    const theirs = peer?.promotionGeneration;
+    const ours = config.promotion.generation;
+    if (!config.isPrimary || theirs === undefined || ours > theirs || (config.topology.isHome && theirs === 0)) {
+        return;
+    }
+    throw new SplitBrainError(
+        `Refusing to make stack "${config.stack}" primary with ${NAMESPACE}:promotion.generation ${ours}: its peer stack ${peer!.stack} is at generation ${theirs}. ` +
+            `Every promotion takes a generation above both stacks' current ones, or the peer's fence marker would fence this cluster. Nothing was deployed. Run:\n` +
+            `    pulumi config set --path ${NAMESPACE}:promotion.generation ${theirs + 1} -s ${config.stack} && pulumi up -s ${config.stack}`,
+    );
 }

@@ -7,7 +7,11 @@ const record = (type: string, healthCheckId?: string): Fixture => ({
     name: "record",
     props: { name: "db.example.com", type: "CNAME", failoverRoutingPolicies: [{ type }], ...(healthCheckId ? { healthCheckId } : {}) },
 });
-const region = (role: string): Fixture => ({ type: "drstack:region:DrRegion", name: "region", props: { config: { role, names: { cluster: "pg-a" } } } });
+const region = (role: string, home = role === "primary"): Fixture => ({
+    type: "drstack:region:DrRegion",
+    name: "region",
+    props: { config: { role, region: "us-west-2", homeRegion: home ? "us-west-2" : "us-east-1", names: { cluster: "pg-a" } } },
+});
 const replicating = (...prefixes: (string | undefined)[]): Fixture => ({
     type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
     name: "repl",
@@ -25,6 +29,9 @@ describe("policies: failover and roles", () => {
     it("one-role-per-stack: record, cluster and replication agree with the one role", async () => {
         assert.deepEqual(await violations(singleRole, [region("primary"), record("PRIMARY", "hc"), cluster("a", "a"), replication]), []);
         assert.deepEqual(await violations(singleRole, [region("standby"), record("SECONDARY", "hc"), cluster("a", "b")]), []);
+        // Static records: a promoted non-home region keeps SECONDARY, a demoted home region keeps PRIMARY.
+        assert.deepEqual(await violations(singleRole, [region("primary", false), record("SECONDARY", "hc"), cluster("a", "a"), replication]), []);
+        assert.deepEqual(await violations(singleRole, [region("standby", true), record("PRIMARY", "hc"), cluster("a", "b")]), []);
     });
     it("one-role-per-stack: either role replicates, but only its own cluster's prefixes", async () => {
         for (const role of ["primary", "standby"]) {
@@ -34,7 +41,8 @@ describe("policies: failover and roles", () => {
         assert.match((await violations(singleRole, [region("primary"), replicating("pg-a/", "pg-b/")]))[0], /rule "r1" selects prefix "pg-b\/"/);
     });
     it("one-role-per-stack: each disagreement is named", async () => {
-        assert.match((await violations(singleRole, [region("primary"), record("SECONDARY", "hc")]))[0], /failover type is SECONDARY but the stack's role is primary \(expected PRIMARY\)/);
+        assert.match((await violations(singleRole, [region("primary"), record("SECONDARY", "hc")]))[0], /failover type is SECONDARY but us-west-2 is the home region us-west-2 \(expected PRIMARY; records are static/);
+        assert.match((await violations(singleRole, [region("primary", false), record("PRIMARY", "hc")]))[0], /failover type is PRIMARY but us-west-2 is not the home region us-east-1 \(expected SECONDARY/);
         assert.match((await violations(singleRole, [region("standby"), cluster("a", "a")]))[0], /makes it primary, but the stack's role is standby/);
         assert.match((await violations(singleRole, [region("primary"), { ...region("standby"), name: "second" }]))[0], /declares 2 DR regions/);
         assert.match((await violations(singleRole, []))[0], /declares 0 DR regions/);

@@ -5,6 +5,7 @@ import * as path from "path";
 import { alertRuleGroups, runbookAnchor } from "../../components/monitoring/alertRules";
 import { parseConfig, readStackConfig } from "../../config";
 import { ProgramRun, runProgram } from "../support/program";
+import { PROMOTE_DR } from "../support/promotion";
 
 const T = {
     healthCheck: "aws:route53/healthCheck:HealthCheck",
@@ -33,12 +34,18 @@ for (const [stack, region, failover, peers] of [
 ] as const) {
     describe(`failover routing and alerting (${stack} stack)`, () => {
         let run: ProgramRun;
+        /** The endpoint health check (the home stack also declares its fence and calculated checks: test/unit/fencing.test.ts). */
+        const endpointCheck = () => {
+            const found = run.ofType(T.healthCheck).filter((h) => h.inputs.fqdn !== undefined);
+            assert.equal(found.length, 1);
+            return found[0];
+        };
         before(async () => {
             run = await runProgram(stack, {}, peers ? { peers } : {});
         });
 
         it("health-checks the region's endpoint over HTTPS with the configured path, interval and checkers", () => {
-            const hc = run.one(T.healthCheck).inputs;
+            const hc = endpointCheck().inputs;
             assert.equal(hc.type, "HTTPS");
             assert.equal(hc.fqdn, `db-api.${stack === "primary" ? "use1" : "usw2"}.acme.example.com`);
             assert.equal(hc.resourcePath, "/healthz");
@@ -55,9 +62,10 @@ for (const [stack, region, failover, peers] of [
             assert.equal(record.inputs.zoneId, "Z0123456789EXAMPLEZONE");
             assert.deepEqual(record.inputs.failoverRoutingPolicies, [{ type: failover }]);
             assert.equal(record.inputs.setIdentifier, `acme-orders-${region}`);
-            assert.equal(record.inputs.healthCheckId, `${run.one(T.healthCheck).name}-id`);
+            const guard = stack === "primary" ? run.ofType(T.healthCheck).find((h) => h.inputs.type === "CALCULATED")! : endpointCheck();
+            assert.equal(record.inputs.healthCheckId, `${guard.name}-id`);
             assert.equal(record.inputs.type, "CNAME");
-            assert.deepEqual(record.inputs.records, [run.one(T.healthCheck).inputs.fqdn]);
+            assert.deepEqual(record.inputs.records, [endpointCheck().inputs.fqdn]);
             assert.equal(record.inputs.ttl, 60);
         });
 
@@ -65,7 +73,7 @@ for (const [stack, region, failover, peers] of [
             const a = alarm(run, "HealthCheckStatus");
             assert.equal(a.region, "us-east-1");
             assert.equal(a.namespace, "AWS/Route53");
-            assert.deepEqual(a.dimensions, { HealthCheckId: `${run.one(T.healthCheck).name}-id` });
+            assert.deepEqual(a.dimensions, { HealthCheckId: `${endpointCheck().name}-id` });
             assert.equal(a.comparisonOperator, "LessThanThreshold");
             assert.equal(a.threshold, 1);
             assert.match(a.alarmActions[0], /^arn:aws:sns:us-east-1:/);
@@ -132,17 +140,17 @@ describe("alerting follows the role and the RPO", () => {
         assert.equal(dr.one(T.replication).inputs.rules[0].filter.prefix, "pg-acme-orders-usw2/");
     });
 
-    it("promoting the DR stack makes its failover record PRIMARY and its replication alarmed", async () => {
-        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: { "acme/drstack/primary": { role: "standby", backupBucket: "backups-acme-orders-us-east-1" } } });
-        assert.deepEqual(run.one(T.record).inputs.failoverRoutingPolicies, [{ type: "PRIMARY" }]);
+    it("promoting the DR stack keeps its failover record SECONDARY (static; the fence decides) and alarms its replication", async () => {
+        const run = await runProgram("dr", PROMOTE_DR, { peers: { "acme/drstack/primary": { role: "standby", backupBucket: "backups-acme-orders-us-east-1" } } });
+        assert.deepEqual(run.one(T.record).inputs.failoverRoutingPolicies, [{ type: "SECONDARY" }]);
         assert.equal(alarm(run, "ReplicationLatency").dimensions.DestinationBucket, "backups-acme-orders-us-east-1");
         assert.ok(rules(run).every((r: any) => r.labels.role === "primary"));
         assert.ok(!rules(run).some((r: any) => r.alert === "DrReplicaLagAboveRpo"), "a primary has no replica-cluster lag rule");
     });
 
-    it("demoting the primary stack makes its record SECONDARY and adds the standby rules", async () => {
+    it("demoting the primary stack keeps its record PRIMARY (static) and adds the standby rules", async () => {
         const run = await runProgram("primary", { "drstack:role": "standby" });
-        assert.deepEqual(run.one(T.record).inputs.failoverRoutingPolicies, [{ type: "SECONDARY" }]);
+        assert.deepEqual(run.one(T.record).inputs.failoverRoutingPolicies, [{ type: "PRIMARY" }]);
         assert.ok(rules(run).some((r: any) => r.alert === "DrReplicaLagAboveRpo"));
     });
 
@@ -194,7 +202,7 @@ describe("alerting follows the role and the RPO", () => {
         for (const stack of ["primary", "dr"]) {
             const withStreaming = { ...readStackConfig(stack), "drstack:streaming": JSON.stringify({ host: "h", tlsSecretName: "s" }) };
             for (const r of alertRuleGroups(parseConfig(withStreaming, stack)).groups.flatMap((g) => g.rules)) names.add(r.alert);
-            for (const r of alertRuleGroups(parseConfig({ ...withStreaming, "drstack:role": stack === "primary" ? "standby" : "primary" }, stack)).groups.flatMap((g) => g.rules)) names.add(r.alert);
+            for (const r of alertRuleGroups(parseConfig({ ...withStreaming, "drstack:role": stack === "primary" ? "standby" : "primary", "drstack:promotion": JSON.stringify({ generation: 1 }) }, stack)).groups.flatMap((g) => g.rules)) names.add(r.alert);
         }
         for (const name of names) {
             assert.ok(anchors.has(runbookAnchor(name)), `README has no section "Alert: ${name}" (#${runbookAnchor(name)})`);

@@ -51,6 +51,9 @@ describe("config checks, one rule each", () => {
         ["passwordIsSecret", { "drstack:databasePassword": "hunter2" }, "drstack:databasePassword", false],
         ["aliasNeedsZone", { "drstack:dns.endpointType": "alias" }, "drstack:dns.aliasZoneId"],
         ["emergencyFailoverOnPrimary", { "drstack:role": "standby", "drstack:emergencyFailover": true }, "drstack:emergencyFailover"],
+        ["homeRegionInPair", { "drstack:homeRegion": "eu-west-1" }, "drstack:homeRegion"],
+        ["promotionGeneration", { "drstack:homeRegion": "us-west-2" }, "drstack:promotion.generation"],
+        ["emergencyFailoverTime", { "drstack:emergencyFailover": true }, "drstack:promotion.at"],
         ["notificationEndpoints", { "drstack:alerts.notify": [{ protocol: "sms", endpoint: "call-bob" }] }, "drstack:alerts.notify[0].endpoint"],
         ["derivedNamesFit", { "drstack:prefix": "a".repeat(32) }, "drstack:prefix"],
         ["restoreTargetTimes", restore({ time: "2026-11-24T13:00:00Z" }), "drstack:restore[0].target.time"],
@@ -77,6 +80,8 @@ describe("config gaps closed: each bad value is rejected by name", () => {
         { name: "zero storage", overrides: { "drstack:postgres.storage.size": "0" }, expect: new RegExp(`^drstack:postgres\\.storage\\.size: is too small; the minimum is ${MIN_DATA_VOLUME}`) },
         { name: "tiny WAL volume", overrides: { "drstack:postgres.walStorage.size": "1Ki" }, expect: new RegExp(`^drstack:postgres\\.walStorage\\.size: is too small; the minimum is ${MIN_WAL_VOLUME} \\(PostgreSQL keeps up to max_wal_size`) },
         { name: "a 32-character prefix whose CronJob names exceed 52", overrides: { "drstack:prefix": "acme-orders-platform-team-eu-prd" }, expect: /^drstack:prefix: "acme-orders-platform-team-eu-prd" makes a CronJob of us-east-1 "pg-acme-orders-platform-team-eu-prd-use1-verify-physical" 56 characters long; its API allows 52/ },
+        { name: "promotion time not UTC to the second", overrides: { "drstack:promotion.at": "2026-11-24 11:00" }, expect: /^drstack:promotion\.at: .*must be UTC to the second like 2026-11-24T11:00:00Z/ },
+        { name: "negative rebuild generation", overrides: { "drstack:rebuildGeneration": -1 }, expect: /^drstack:rebuildGeneration: "?-1"? is not allowed; use a whole number from 0/ },
         { name: "wal_level set by hand points at postgres.walLevel", overrides: { "drstack:postgres.parameters": { wal_level: "minimal" } }, expect: /^drstack:postgres\.parameters\.wal_level: drstack sets wal_level itself \(use drstack:postgres\.walLevel \(replica or logical\)\); remove it here$/ },
     ];
     for (const c of cases) {

@@ -6,6 +6,7 @@ import { DATA_COMPRESSIONS, WAL_COMPRESSIONS } from "../../config/schema";
 import { readStackConfig } from "../../config/stackFile";
 import { CrdValidator } from "../../tools/crds";
 import { Declared, Overrides, ProgramRun, RunOptions, runProgram, Secret } from "../support/program";
+import { PROMOTE_DR } from "../support/promotion";
 
 const CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster";
 /** The kinds the shipped stacks declare: the test fails if one disappears unnoticed. */
@@ -56,7 +57,7 @@ const VARIANTS: Variant[] = [
         title: "dr promoted by a planned switchover (promotion token), streaming, lz4 WAL, bzip2 base backups",
         stack: "dr",
         overrides: {
-            "drstack:role": "primary",
+            ...PROMOTE_DR,
             "drstack:streaming": { host: "pg-use1.internal", tlsSecretName: "repl-tls" },
             "drstack:postgres.walCompression": "lz4",
             "drstack:postgres.backupCompression": "bzip2",

@@ -7,6 +7,7 @@ import { parseConfig, readStackConfig } from "../../config";
 import { CHARTS } from "../../components/postgres/operators";
 import { mockPassword } from "../support/mocks";
 import { ProgramRun, runProgram, runProgramExpectingError, Secret } from "../support/program";
+import { EMERGENCY_DR, PROMOTE_DR } from "../support/promotion";
 
 const T = {
     cluster: "kubernetes:postgresql.cnpg.io/v1:Cluster",
@@ -206,7 +207,7 @@ describe("PostgreSQL tier, DR stack (warm standby)", () => {
 
 describe("promotion by switching drstack:role", () => {
     it("emergency failover: refused while the peer still reports primary, with the exact commands", async () => {
-        const { error, declared } = await runProgramExpectingError("dr", { "drstack:role": "primary" });
+        const { error, declared } = await runProgramExpectingError("dr", PROMOTE_DR);
         assert.equal(error.name, "SplitBrainError");
         assert.match(error.message, /Refusing to make stack "dr" primary: its peer stack acme\/drstack\/primary still reports role "primary"/);
         assert.match(error.message, /pulumi config set drstack:emergencyFailover true -s dr && pulumi up -s dr/);
@@ -215,7 +216,7 @@ describe("promotion by switching drstack:role", () => {
     });
 
     it("emergency failover: confirmed, the replica cluster is promoted without a token", async () => {
-        const run = await runProgram("dr", { "drstack:role": "primary", "drstack:emergencyFailover": true });
+        const run = await runProgram("dr", EMERGENCY_DR);
         assert.deepEqual(clusterSpec(run).replica, { self: USW2, primary: USW2, source: USE1 });
         assert.equal(run.outputs.promotedWith, "emergency failover");
         assert.equal(clusterSpec(run).plugins[0].parameters.serverName, USW2, "archiving continues into its own bucket");
@@ -234,7 +235,7 @@ describe("promotion by switching drstack:role", () => {
     });
 
     it("planned switchover, step 2: the DR stack promotes with the peer's demotion token", async () => {
-        const run = await runProgram("dr", { "drstack:role": "primary" }, { peers: PRIMARY_DEMOTED });
+        const run = await runProgram("dr", PROMOTE_DR, { peers: PRIMARY_DEMOTED });
         assert.deepEqual(clusterSpec(run).replica, {
             self: USW2,
             primary: USW2,
@@ -244,11 +245,50 @@ describe("promotion by switching drstack:role", () => {
         assert.equal(run.outputs.promotedWith, "promotion token (planned switchover)");
     });
 
-    it("a bootstrap written at creation is never rewritten by a role flip", async () => {
-        // The promoted DR cluster would declare initdb; the engine must keep the recovery bootstrap it was created with.
-        for (const run of [await runProgram("dr", {}), await runProgram("dr", { "drstack:role": "primary" }, { peers: PRIMARY_DEMOTED })]) {
-            assert.deepEqual(run.one(T.cluster).ignoreChanges, ["spec.bootstrap"]);
+    it("a promotion must take a generation above the peer's, or the peer's fence marker would fence it", async () => {
+        const { error, declared } = await runProgramExpectingError("primary", {}, { peers: { "acme/drstack/dr": { role: "standby", promotionGeneration: 1 } } });
+        assert.match(error.message, /Refusing to make stack "primary" primary with drstack:promotion\.generation 0: its peer stack acme\/drstack\/dr is at generation 1/);
+        assert.match(error.message, /pulumi config set --path drstack:promotion\.generation 2 -s primary && pulumi up -s primary/);
+        assert.deepEqual(declared, []);
+        // The first state: home primary and a never-promoted peer, both at 0.
+        await runProgram("primary", {}, { peers: { "acme/drstack/dr": { role: "standby", promotionGeneration: 0 } } });
+    });
+
+    it("a role flip alone never changes spec.bootstrap, in either stack", async () => {
+        for (const [stack, flipped, peers] of [
+            ["dr", PROMOTE_DR, PRIMARY_DEMOTED],
+            ["primary", { "drstack:role": "standby" }, undefined],
+        ] as const) {
+            const before = clusterSpec(await runProgram(stack, {}, stack === "dr" ? { peers: {} } : {})).bootstrap;
+            const after = clusterSpec(await runProgram(stack, flipped, peers ? { peers } : {})).bootstrap;
+            assert.deepEqual(after, before, stack);
         }
+    });
+
+    it("the Cluster is replaced (deleted first: fixed name) when its bootstrap or rebuild generation changes; nothing is ignored", async () => {
+        const cluster = (await runProgram("primary")).one(T.cluster);
+        assert.deepEqual(cluster.ignoreChanges, [], "an ignored bootstrap would keep its old value on replace");
+        assert.deepEqual(cluster.replaceOnChanges, ["spec.bootstrap", 'metadata.annotations["drstack.io/rebuild-generation"]']);
+        assert.equal(cluster.deleteBeforeReplace, true);
+        assert.equal(cluster.inputs.metadata.annotations["drstack.io/rebuild-generation"], "0");
+    });
+
+    it("failback: a rebuild generation recreates the old primary as a replica recovering from the new primary's archive in its own bucket", async () => {
+        const run = await runProgram("primary", { "drstack:role": "standby", "drstack:rebuildGeneration": 1 });
+        const cluster = run.one(T.cluster).inputs;
+        assert.equal(cluster.metadata.annotations["drstack.io/rebuild-generation"], "1");
+        const spec = cluster.spec;
+        assert.deepEqual(spec.bootstrap, { recovery: { source: USW2, database: "app", owner: "app" } });
+        const source = spec.externalClusters.find((e: any) => e.name === spec.bootstrap.recovery.source);
+        assert.equal(source.plugin.name, "barman-cloud.cloudnative-pg.io");
+        assert.equal(source.plugin.parameters.serverName, USW2, "the new primary's barman server name");
+        const store = run.ofType(T.objectStore).find((o) => o.inputs.metadata.name === source.plugin.parameters.barmanObjectName);
+        assert.ok(store, "the external cluster reads an ObjectStore this stack declares");
+        assert.equal(store.inputs.spec.configuration.destinationPath, "s3://backups-acme-orders-us-east-1/", "the stack's OWN bucket (the replicated copy)");
+        assert.deepEqual(spec.replica, { self: USE1, primary: USW2, source: USW2 });
+        // Promoting it back later keeps the recovery bootstrap: no second replacement.
+        const back = await runProgram("primary", { "drstack:rebuildGeneration": 1, "drstack:promotion.generation": 2 }, { peers: { "acme/drstack/dr": { role: "standby", promotionGeneration: 1 } } });
+        assert.deepEqual(clusterSpec(back).bootstrap, spec.bootstrap);
     });
 });
 

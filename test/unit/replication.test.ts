@@ -6,6 +6,7 @@ import { BUCKET_PREFIXES } from "../../model/contract";
 import { fenceMarkerKey } from "../../model/fence";
 import { TEST_ACCOUNT_ID } from "../support/mocks";
 import { ProgramRun, runProgram } from "../support/program";
+import { PROMOTE_DR } from "../support/promotion";
 
 const OWN = "pg-acme-orders-use1";
 const OWN_PREFIXES = [BUCKET_PREFIXES.barman(OWN), BUCKET_PREFIXES.logical(OWN), BUCKET_PREFIXES.verification(OWN), fenceMarkerKey(OWN)];

@@ -4,7 +4,7 @@ import { parseConfig, readStackConfig, readStackFile } from "../../config";
 import { runProgram, runProgramExpectingError } from "../support/program";
 
 /** Settings that must be identical in both stack files (names, targets, bucket rules). */
-const SHARED_KEYS = ["drstack:prefix", "drstack:rpo", "drstack:rto", "drstack:recoveryWindow", "drstack:walUploadAllowance", "drstack:backupBucket", "drstack:replication", "drstack:postgres", "drstack:backups", "drstack:alerts"];
+const SHARED_KEYS = ["drstack:prefix", "drstack:homeRegion", "drstack:rpo", "drstack:rto", "drstack:recoveryWindow", "drstack:walUploadAllowance", "drstack:backupBucket", "drstack:replication", "drstack:postgres", "drstack:backups", "drstack:alerts"];
 
 describe("the shipped stacks", () => {
     const primary = parseConfig(readStackConfig("primary"), "primary");

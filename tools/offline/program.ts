@@ -14,9 +14,10 @@ export interface Declared extends DeclaredResource {
     protect: boolean;
     /** Property paths the engine must not diff (resource option ignoreChanges). */
     ignoreChanges: string[];
-    /** Property paths whose change replaces the resource, and whether the old one goes first (fixed names). */
+    /** Property paths whose change replaces the resource (replaceOnChanges), and deleteBeforeReplace. */
     replaceOnChanges: string[];
     deleteBeforeReplace: boolean;
+    retainOnDelete: boolean;
     /** Name of the parent resource. */
     parent?: string;
 }
@@ -92,7 +93,10 @@ export async function runProgram(stack: string, overrides: Overrides = {}, optio
     declared.length = 0;
 
     const names = new Map<pulumi.Resource, string>();
-    const opts = new Map<string, { dependsOn: pulumi.Resource[]; protect: boolean; ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; parent?: pulumi.Resource }>();
+    const opts = new Map<
+        string,
+        { dependsOn: pulumi.Resource[]; protect: boolean; ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; retainOnDelete: boolean; parent?: pulumi.Resource }
+    >();
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((args) => {
             // A resource passed inside component args is rehydrated from its URN (opts.urn):
@@ -108,6 +112,7 @@ export async function runProgram(stack: string, overrides: Overrides = {}, optio
                 ignoreChanges: args.opts.ignoreChanges ?? [],
                 replaceOnChanges: args.opts.replaceOnChanges ?? [],
                 deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace === true,
+                retainOnDelete: args.opts.retainOnDelete === true,
                 parent: args.opts.parent,
             });
             return undefined;
@@ -135,6 +140,7 @@ export async function runProgram(stack: string, overrides: Overrides = {}, optio
                 ignoreChanges: o?.ignoreChanges ?? [],
                 replaceOnChanges: o?.replaceOnChanges ?? [],
                 deleteBeforeReplace: o?.deleteBeforeReplace ?? false,
+                retainOnDelete: o?.retainOnDelete ?? false,
                 parent: o?.parent ? names.get(o.parent) : undefined,
             };
         });
