@@ -50,6 +50,7 @@ export const RESOURCE_TYPES = {
     route53Record: "aws:route53/record:Record",
     route53HealthCheck: "aws:route53/healthCheck:HealthCheck",
     metricAlarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+    snsTopicSubscription: "aws:sns/topicSubscription:TopicSubscription",
 } as const;
 
 /** The CloudNativePG-I plugin that archives WAL and takes base backups (plugin-barman-cloud). */
@@ -112,6 +113,23 @@ export function clusterObjectNames(cluster: string) {
     };
 }
 
+/** The id of the S3 replication rule that copies a region's backups into the peer's bucket (its CloudWatch RuleId dimension). */
+export function replicationRuleId(destinationRegion: string): string {
+    return `backups-to-${destinationRegion}`;
+}
+
+/**
+ * The heartbeat: a transactional logical-decoding message is a transaction of its own (PostgreSQL
+ * assigns it an xid and writes a COMMIT record with a timestamp, seen with pg_waldump), so it moves
+ * pg_last_xact_replay_timestamp() on every copy without a table or a write grant:
+ * pg_logical_emit_message is executable by PUBLIC. Logical decoding consumers skip messages whose
+ * prefix they do not know.
+ */
+export const HEARTBEAT = {
+    prefix: "drstack-heartbeat",
+    sql: "SELECT pg_logical_emit_message(true, 'drstack-heartbeat', now()::text)",
+} as const;
+
 /** Where things live in a backup bucket, per cluster (the scripts' S3_PREFIX / RESULTS_PREFIX defaults). */
 export const BUCKET_PREFIXES = {
     logical: (cluster: string) => `logical/${cluster}/`,
@@ -144,11 +162,18 @@ export const EXTERNAL_METRICS = {
     archiveLastFailed: "cnpg_pg_stat_archiver_last_failed_time",
     archiveLastArchived: "cnpg_pg_stat_archiver_last_archived_time",
     archiveFailedCount: "cnpg_pg_stat_archiver_failed_count",
+    archivedCount: "cnpg_pg_stat_archiver_archived_count",
+    /** pg_postmaster query of CloudNativePG's default monitoring: when PostgreSQL started (epoch). */
+    postmasterStartTime: "cnpg_pg_postmaster_start_time",
     walArchiveStatus: "cnpg_collector_pg_wal_archive_status",
     replicationLag: "cnpg_pg_replication_lag",
     walReceiverUp: "cnpg_pg_replication_is_wal_receiver_up",
     lastAvailableBackup: "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",
     cronJobLastSuccess: "kube_cronjob_status_last_successful_time",
+    /** kube-state-metrics Job metrics (labels namespace, job_name; kube_job_owner adds owner_kind, owner_name). */
+    jobStartTime: "kube_job_status_start_time",
+    jobActive: "kube_job_status_active",
+    jobOwner: "kube_job_owner",
     s3ReplicationLatency: "ReplicationLatency",
     s3OperationsFailedReplication: "OperationsFailedReplication",
 } as const;

@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kmsAliasArn } from "../../model/naming";
-import { COMPONENT_TYPES } from "../../model/contract";
+import { COMPONENT_TYPES, replicationRuleId } from "../../model/contract";
 
 export interface CrossRegionReplicationArgs {
     /** Name of the source bucket (this region's backup bucket). */
@@ -69,7 +69,7 @@ export class CrossRegionReplication extends pulumi.ComponentResource {
         );
 
         const rtc = args.replicationTimeControl;
-        this.ruleId = `backups-to-${args.destinationRegion}`;
+        this.ruleId = replicationRuleId(args.destinationRegion);
         this.configuration = new aws.s3.BucketReplicationConfig(
             `${name}-config`,
             {

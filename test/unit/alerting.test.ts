@@ -144,9 +144,15 @@ describe("alerting follows the role and the RPO", () => {
     it("thresholds move when the RPO moves", async () => {
         const run = await runProgram("dr", { "drstack:rpo.data-corruption": "10m", "drstack:rpo.region": "15m" }, { peers: {} });
         const stale = rules(run).find((r: any) => r.alert === "DrWalArchiveStale");
-        assert.match(stale.expr, /cnpg_pg_stat_archiver_seconds_since_last_archival\{[^}]*\} > 600\)/);
+        // threshold + for: = the RPO (archive_timeout 9m30s + 30s upload allowance = 10m; region 15m)
+        assert.match(stale.expr, /cnpg_pg_stat_archiver_seconds_since_last_archival\{[^}]*\} > 540\)/);
+        assert.equal(stale.for, "1m");
+        const backlog = rules(run).find((r: any) => r.alert === "DrWalArchiveBacklog");
+        assert.match(backlog.expr, /\[5m\]\)\) > 30$/);
+        assert.equal(backlog.for, "9m30s");
         const lag = rules(run).find((r: any) => r.alert === "DrReplicaLagAboveRpo");
-        assert.match(lag.expr, /cnpg_pg_replication_lag\{[^}]*\} > 900$/);
+        assert.match(lag.expr, /cnpg_pg_replication_lag\{[^}]*\} > 780$/);
+        assert.equal(lag.for, "2m");
         assert.match(lag.annotations.description, /drstack:rpo\.region is 15m/);
     });
 
