@@ -102,6 +102,22 @@ for (const [stack, region, failover, peers] of [
             for (const expected of ["WAL archive age", "Base backup age", "Replication lag", "Restore verification", "S3 replication latency"]) {
                 assert.ok(titles.includes(expected), `${expected} not in ${titles}`);
             }
+            // Every panel names its datasource through a dashboard variable of the panel's plugin type.
+            const variables = new Map(dashboard.templating.list.map((v: any) => [`\${${v.name}}`, v]));
+            for (const panel of dashboard.panels) {
+                const variable: any = variables.get(panel.datasource.uid);
+                assert.ok(variable, `panel ${panel.title}: datasource uid ${panel.datasource.uid} is no dashboard variable`);
+                assert.deepEqual([variable.type, variable.query], ["datasource", panel.datasource.type], panel.title);
+            }
+        });
+
+        it("filters the CloudWatch panel on the dimensions the primary's replication alarms use", async () => {
+            const cm = run.byName("acme-orders-alerts-dashboard").inputs;
+            const panel = JSON.parse(Object.values(cm.data)[0] as string).panels.find((p: any) => p.datasource.type === "cloudwatch");
+            const primary = stack === "primary" ? run : await runProgram("primary", {}, {});
+            const latency = alarm(primary, "ReplicationLatency");
+            assert.deepEqual(panel.targets[0].dimensions, latency.dimensions);
+            assert.equal(panel.targets[0].matchExact, true);
         });
     });
 }
