@@ -104,6 +104,8 @@ export function clusterObjectNames(cluster: string) {
         replicatedArchiveObjectStore: `${cluster}-replicated-archive`,
         /** ScheduledBackup of the cluster. */
         baseBackup: `${cluster}-base-backup`,
+        /** Deployment that commits the heartbeat on the primary (components/monitoring/heartbeat.ts). */
+        heartbeat: `${cluster}-heartbeat`,
         /** PrometheusRule and Grafana dashboard ConfigMap. */
         prometheusRule: `${cluster}-dr-alerts`,
         dashboardConfigMap: `${cluster}-dr-dashboard`,

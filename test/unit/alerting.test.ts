@@ -218,3 +218,21 @@ describe("alerting follows the role and the RPO", () => {
         }
     });
 });
+
+describe("the heartbeat that keeps an idle primary's commit timestamps moving", function () {
+    this.timeout(120_000);
+    it("the primary stack runs it against its read-write service with the jobs' credentials; the dr stack does not", async () => {
+        const primary = await runProgram("primary", {}, {});
+        const deployments = primary.ofType("kubernetes:apps/v1:Deployment").filter((d) => d.inputs.metadata.name === "pg-acme-orders-use1-heartbeat");
+        assert.equal(deployments.length, 1);
+        const spec = deployments[0].inputs.spec;
+        assert.equal(spec.replicas, 1);
+        const container = spec.template.spec.containers[0];
+        assert.match(container.command.join(" "), /pg_logical_emit_message\(true, 'drstack-heartbeat', now\(\)::text\).*sleep 30;/);
+        const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
+        assert.equal(env.PGHOST, "pg-acme-orders-use1-rw.databases.svc");
+        assert.deepEqual(env.PGPASSWORD, { name: "pg-acme-orders-use1-verification-credentials", key: "password" });
+        const dr = await runProgram("dr", {}, { peers: {} });
+        assert.deepEqual(dr.ofType("kubernetes:apps/v1:Deployment").filter((d) => /heartbeat/.test(d.inputs.metadata.name)), []);
+    });
+});
