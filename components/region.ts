@@ -24,6 +24,7 @@ import { declareScrapeTargets, deployedPushgatewayUrl, ScrapeTargets } from "./m
 import { RestoreCluster } from "./postgres/restore";
 import { BackupBucket } from "./storage/backupBucket";
 import { CrossRegionReplication } from "./storage/replication";
+import { declareHeartbeat } from "./monitoring/heartbeat";
 
 export interface DrRegionArgs {
     /** The validated stack configuration (config/). */
@@ -256,6 +257,22 @@ export class DrRegion extends pulumi.ComponentResource {
             },
             { ...inCluster, dependsOn: this.postgres ? [this.postgres] : [] },
         );
+
+        // Only the primary commits; a promoted stack declares it, the demoted one drops it.
+        if (c.isPrimary) {
+            declareHeartbeat(
+                `${name}-heartbeat`,
+                {
+                    clusterName: c.names.cluster,
+                    namespace,
+                    host: `${services.rwService}.${kube.namespace}.svc`,
+                    database: c.postgres.database,
+                    credentialsSecret: c.backups.credentialsSecret,
+                    image: c.backups.jobImage,
+                },
+                { parent: this, provider, dependsOn: this.postgres ? [this.postgres] : [] },
+            );
+        }
 
         this.alerts = new DrAlerts(
             `${name}-alerts`,

@@ -194,6 +194,18 @@ export const notificationEndpoints: Check = (c) =>
             : [problem(`alerts.notify[${i}].endpoint`, `${JSON.stringify(n.endpoint)} is not a valid ${n.protocol} endpoint; use ${rule.allowed}`)];
     });
 
+/** A stack whose alarms page nobody says so: an empty or missing notify list is a mistake unless confirmed. */
+export const notifySomeone: Check = (c) =>
+    c.alerts.notify.length === 0 && !c.alerts.allowNoNotify
+        ? [
+              problem(
+                  "alerts.notify",
+                  "is empty: the CloudWatch alarms would notify nobody. Add at least one subscription, e.g. " +
+                      `[{ protocol: email, endpoint: oncall@acme.example.com }], or set ${k("alerts")}.allowNoNotify: true to confirm that nobody is paged`,
+              ),
+          ]
+        : [];
+
 /** Every name derived from the prefix fits the API that receives it. */
 export const derivedNamesFit: Check = (c, { region }) => nameLengthProblems(c.prefix, [region, c.peerRegion]);
 
@@ -228,6 +240,7 @@ export const CHECKS: Record<string, Check> = {
     promotionGeneration,
     emergencyFailoverTime,
     notificationEndpoints,
+    notifySomeone,
     derivedNamesFit,
     restoreTargetTimes,
     restoreSourceExists,

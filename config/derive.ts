@@ -8,8 +8,12 @@ import { clusterObjectNames } from "../model/contract";
 import { toDaysCeil } from "../model/duration";
 import { backupBucketName, backupKeyAlias, clusterName } from "../model/naming";
 import {
+    AlertTiming,
+    archiveBacklogTiming,
     ArchiveTimeoutDerivation,
     deriveArchiveTimeout,
+    detectWithin,
+    HEARTBEAT_INTERVAL_SECONDS,
     logShippingRegionLossBoundSeconds,
     pointInTimeRestoreBoundSeconds,
     RpoTargets,
@@ -23,6 +27,10 @@ import { Role, Settings } from "./schema";
 export const BACKUP_GRACE_SECONDS = 3600;
 /** Restore verification restores a whole database: allow it more. */
 export const VERIFICATION_GRACE_SECONDS = 6 * 3600;
+/** `for:` of the WAL archive age alert: one missed scrape or a slow upload is not an incident. */
+export const WAL_ARCHIVE_STALE_FOR_SECONDS = 60;
+/** `for:` of the replica lag alert: rides out a burst the standby catches up with. */
+export const REPLICA_LAG_FOR_SECONDS = 120;
 
 /**
  * Who is who in the pair, from this stack's point of view. A standby verifies the primary's
@@ -54,7 +62,9 @@ export interface Topology {
     /** drstack:rebuildGeneration: raising it replaces this region's Cluster (components/postgres/cluster.ts). */
     rebuildGeneration: number;
     /** The physical verification fails when the recovery point is older than this: the primary's own
-     * archive answers to the data-corruption RPO, the replicated copy to the log-shipping bound. */
+     * archive answers to the data-corruption RPO, the replicated copy to the log-shipping bound; plus
+     * the heartbeat interval, because the recovery point is the newest commit and on an idle
+     * database that is the newest heartbeat (model/rpo.ts HEARTBEAT_INTERVAL_SECONDS). */
     verificationRpoSeconds: number;
 }
 
@@ -107,10 +117,14 @@ interface Derived {
         verificationMaxIntervalSeconds: number;
     };
     alerts: Settings["alerts"] & {
-        /** Alert when unarchived WAL is older than this: the point-in-time restore bound (at most the RPO). */
+        /** Alert when WAL is ready and nothing was archived for longer than this (threshold + for: = the PITR bound, at most the RPO). */
         walArchiveAgeSeconds: number;
-        /** Alert when the replica cluster lags more than the region RPO. */
+        walArchiveAge: AlertTiming;
+        /** Alert when the expected wait of a ready segment exceeds walUploadAllowance (model/rpo.ts archiveBacklogTiming). */
+        archiveBacklog: AlertTiming;
+        /** Alert when the replica cluster lags so that threshold + for: reach the region RPO. */
         replicaLagSeconds: number;
+        replicaLag: AlertTiming;
         baseBackupMaxAgeSeconds: number;
         logicalBackupMaxAgeSeconds: number;
         verificationMaxAgeSeconds: number;
@@ -140,11 +154,12 @@ function topologyOf(c: Settings, region: string, names: Derived["names"], wal: D
         standby,
         verifiedCluster: primary.cluster,
         verifiedBucket: self.bucket,
-        replicationSource: { region: primary.region, bucket: primary.bucket },
+        // Replication is static (DESIGN.md): every stack replicates its own bucket into the peer's, whatever the role.
+        replicationSource: { region, bucket: backupBucketName(c.prefix, region) },
         failoverType: isHome ? "PRIMARY" : "SECONDARY",
         bootstrap: isHome && c.rebuildGeneration === 0 ? "initdb" : "recovery",
         rebuildGeneration: c.rebuildGeneration,
-        verificationRpoSeconds: isPrimary ? c.rpo["data-corruption"] : wal.logShippingRegionLossBoundSeconds,
+        verificationRpoSeconds: (isPrimary ? c.rpo["data-corruption"] : wal.logShippingRegionLossBoundSeconds) + HEARTBEAT_INTERVAL_SECONDS,
     };
 }
 
@@ -183,6 +198,8 @@ export function derive(c: Settings, region: string, stack: string, interval: Sch
         cluster: clusterName(c.prefix, region),
         peerCluster: clusterName(c.prefix, c.peerRegion),
     };
+    const walArchiveAge = detectWithin(pitrBound, WAL_ARCHIVE_STALE_FOR_SECONDS);
+    const replicaLag = detectWithin(rpo.regionSeconds, REPLICA_LAG_FOR_SECONDS);
     const archive = c.backupBucket.longTermArchive;
     const lock = c.backupBucket.objectLock;
     const { recoveryWindow, walUploadAllowance, databasePassword: _password, restore, ...settings } = c;
@@ -224,8 +241,11 @@ export function derive(c: Settings, region: string, stack: string, interval: Sch
         },
         alerts: {
             ...c.alerts,
-            walArchiveAgeSeconds: pitrBound,
-            replicaLagSeconds: rpo.regionSeconds,
+            walArchiveAgeSeconds: walArchiveAge.thresholdSeconds,
+            walArchiveAge,
+            archiveBacklog: archiveBacklogTiming(archiveTimeoutSeconds, c.walUploadAllowance),
+            replicaLagSeconds: replicaLag.thresholdSeconds,
+            replicaLag,
             baseBackupMaxAgeSeconds: interval.baseBackup + BACKUP_GRACE_SECONDS,
             logicalBackupMaxAgeSeconds: interval.logicalBackup + BACKUP_GRACE_SECONDS,
             verificationMaxAgeSeconds: interval.verification + VERIFICATION_GRACE_SECONDS,

@@ -195,8 +195,10 @@ export const schema = z.strictObject({
         .optional(),
     alerts: z
         .strictObject({
-            /** SNS subscriptions for CloudWatch alarms, e.g. [{ protocol: email, endpoint: oncall@acme.example.com }]. */
+            /** SNS subscriptions for CloudWatch alarms, e.g. [{ protocol: email, endpoint: oncall@acme.example.com }]; at least one unless allowNoNotify. */
             notify: z.array(z.strictObject({ protocol: oneOf(NOTIFY_PROTOCOLS), endpoint: z.string() })).default([]),
+            /** Confirms on purpose that the alarms page nobody (e.g. a test stack): needed for an empty notify. */
+            allowNoNotify: boolish.default(false),
             /** Where runbook_url links point (the README's alert runbooks). */
             runbookBaseUrl: z.string().regex(/^https?:\/\//, { message: "must be an http(s) URL" }).default("https://github.com/acme/drstack/blob/main/README.md"),
             /** Ship the Grafana dashboard ConfigMap (for the Grafana sidecar). */

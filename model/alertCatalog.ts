@@ -13,15 +13,25 @@ export interface AlertDefinition {
     thresholdFrom: string;
     /** Declared only on this role's stack (both when absent). */
     role?: "primary" | "standby";
-    /** A pack target the threshold (`<metric>{...} > <seconds>`) must stay within; the pack needs the alert on the listed roles. */
-    guard?: { target: TargetKey; requiredOn: readonly ("primary" | "standby")[] };
+    /**
+     * A pack target the threshold (`<metric>{...} > <seconds>`) plus the rule's `for:` must stay within;
+     * the pack needs the alert on the listed roles. `metric` names the thresholded metric when it is not the first.
+     */
+    guard?: { target: TargetKey; requiredOn: readonly ("primary" | "standby")[]; metric?: string };
+    /** The label that names the cluster the alert is about: the cluster whose data is at risk. */
+    about?: "own" | "verified";
 }
 
 export const ALERTS = {
     DrWalArchiveStale: {
-        metrics: [M.archiveAge, M.walArchiveStatus],
-        thresholdFrom: "rpo.data-corruption (archive_timeout + walUploadAllowance)",
+        metrics: [M.archiveAge, M.walArchiveStatus, M.postmasterStartTime],
+        thresholdFrom: "rpo.data-corruption (archive_timeout + walUploadAllowance, minus for:)",
         guard: { target: "rpoDataCorruption", requiredOn: ["primary", "standby"] },
+    },
+    DrWalArchiveBacklog: {
+        metrics: [M.walArchiveStatus, M.archivedCount],
+        thresholdFrom: "walUploadAllowance (expected wait of a ready segment), for: archive_timeout",
+        guard: { target: "rpoDataCorruption", requiredOn: ["primary", "standby"], metric: M.archivedCount },
     },
     DrWalArchiveFailing: { metrics: [M.archiveLastFailed, M.archiveLastArchived], thresholdFrom: "none: any failure since the last success" },
     DrWalArchiveMetricsAbsent: { metrics: [M.archiveAge], thresholdFrom: "none: absence" },
@@ -29,12 +39,22 @@ export const ALERTS = {
     DrBaseBackupMetricsAbsent: { metrics: [M.lastAvailableBackup], thresholdFrom: "none: absence" },
     DrLogicalBackupNotSucceeding: { metrics: [M.cronJobLastSuccess], thresholdFrom: "backups.logicalBackupSchedule (+ grace)", role: "primary" },
     DrLogicalBackupNeverSucceeded: { metrics: [M.cronJobLastSuccess], thresholdFrom: "backups.logicalBackupSchedule (+ grace)", role: "primary" },
-    DrRestoreVerificationFailed: { metrics: [J.verificationSuccess], thresholdFrom: "none: the last verification failed" },
-    DrRestoreVerificationStale: { metrics: [J.verificationLastSuccess], thresholdFrom: "backups.verificationSchedule (+ grace)" },
-    DrRestoreVerificationAbsent: { metrics: [J.verificationLastRun], thresholdFrom: "backups.verificationSchedule (+ grace)" },
+    DrLogicalBackupSizeChanged: {
+        metrics: [J.logicalBackupSize],
+        thresholdFrom: "fixed: more than +/-50 % against the backup one schedule interval earlier (seed 004)",
+        role: "primary",
+    },
+    DrLogicalBackupSlow: {
+        metrics: [M.jobStartTime, M.jobActive, M.jobOwner],
+        thresholdFrom: "fixed: a run (dump + upload) active for more than 20 minutes (seed 004)",
+        role: "primary",
+    },
+    DrRestoreVerificationFailed: { metrics: [J.verificationSuccess], thresholdFrom: "none: the last verification failed", about: "verified" },
+    DrRestoreVerificationStale: { metrics: [J.verificationLastSuccess], thresholdFrom: "backups.verificationSchedule (+ grace)", about: "verified" },
+    DrRestoreVerificationAbsent: { metrics: [J.verificationLastRun], thresholdFrom: "backups.verificationSchedule (+ grace)", about: "verified" },
     DrReplicaLagAboveRpo: {
         metrics: [M.replicationLag],
-        thresholdFrom: "rpo.region",
+        thresholdFrom: "rpo.region (minus for:), measured against the primary's heartbeat",
         role: "standby",
         guard: { target: "rpoRegion", requiredOn: ["standby"] },
     },
@@ -48,8 +68,12 @@ export type AlertName = keyof typeof ALERTS;
 export function guardedAlerts(): { alert: AlertName; metric: string; target: TargetKey; requiredOn: readonly string[] }[] {
     return (Object.entries(ALERTS) as [AlertName, AlertDefinition][])
         .filter(([, a]) => a.guard !== undefined)
-        .map(([alert, a]) => ({ alert, metric: a.metrics[0], target: a.guard!.target, requiredOn: a.guard!.requiredOn }));
+        .map(([alert, a]) => ({ alert, metric: a.guard!.metric ?? a.metrics[0], target: a.guard!.target, requiredOn: a.guard!.requiredOn }));
 }
+
+/** Seed 004's thresholds: a logical backup whose size moves by more than this fraction, a run longer than this. */
+export const LOGICAL_BACKUP_SIZE_CHANGE_RATIO = 0.5;
+export const LOGICAL_BACKUP_SLOW_SECONDS = 20 * 60;
 
 /** The anchor of an alert's runbook section in the README ("### Alert: DrWalArchiveStale"). */
 export function runbookAnchor(alert: string): string {

@@ -62,6 +62,7 @@ export const RESOURCE_TYPES = {
     bucketObject: "aws:s3/bucketObjectv2:BucketObjectv2",
     role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
     roleBinding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    snsTopicSubscription: "aws:sns/topicSubscription:TopicSubscription",
 } as const;
 
 /** The CloudNativePG-I plugin that archives WAL and takes base backups (plugin-barman-cloud). */
@@ -138,6 +139,8 @@ export function clusterObjectNames(cluster: string) {
         replicatedArchiveObjectStore: `${cluster}-replicated-archive`,
         /** ScheduledBackup of the cluster. */
         baseBackup: `${cluster}-base-backup`,
+        /** Deployment that commits the heartbeat on the primary (components/monitoring/heartbeat.ts). */
+        heartbeat: `${cluster}-heartbeat`,
         /** PrometheusRule and Grafana dashboard ConfigMap. */
         prometheusRule: `${cluster}-dr-alerts`,
         dashboardConfigMap: `${cluster}-dr-dashboard`,
@@ -175,6 +178,18 @@ export const CNPG_METRICS_PORT = "metrics";
 
 /** The Pushgateway the stack deploys when none is given: pinned image, port and name of that port. */
 export const PUSHGATEWAY = { image: "prom/pushgateway:v1.11.3", port: 9091, portName: "http" } as const;
+
+/**
+ * The heartbeat: a transactional logical-decoding message is a transaction of its own (PostgreSQL
+ * assigns it an xid and writes a COMMIT record with a timestamp, seen with pg_waldump), so it moves
+ * pg_last_xact_replay_timestamp() on every copy without a table or a write grant:
+ * pg_logical_emit_message is executable by PUBLIC. Logical decoding consumers skip messages whose
+ * prefix they do not know.
+ */
+export const HEARTBEAT = {
+    prefix: "drstack-heartbeat",
+    sql: "SELECT pg_logical_emit_message(true, 'drstack-heartbeat', now()::text)",
+} as const;
 
 /** Where things live in a backup bucket, per cluster (the scripts' S3_PREFIX / RESULTS_PREFIX defaults). */
 export const BUCKET_PREFIXES = {
@@ -224,11 +239,18 @@ export const EXTERNAL_METRICS = {
     archiveLastFailed: "cnpg_pg_stat_archiver_last_failed_time",
     archiveLastArchived: "cnpg_pg_stat_archiver_last_archived_time",
     archiveFailedCount: "cnpg_pg_stat_archiver_failed_count",
+    archivedCount: "cnpg_pg_stat_archiver_archived_count",
+    /** pg_postmaster query of CloudNativePG's default monitoring: when PostgreSQL started (epoch). */
+    postmasterStartTime: "cnpg_pg_postmaster_start_time",
     walArchiveStatus: "cnpg_collector_pg_wal_archive_status",
     replicationLag: "cnpg_pg_replication_lag",
     walReceiverUp: "cnpg_pg_replication_is_wal_receiver_up",
     lastAvailableBackup: "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",
     cronJobLastSuccess: "kube_cronjob_status_last_successful_time",
+    /** kube-state-metrics Job metrics (labels namespace, job_name; kube_job_owner adds owner_kind, owner_name). */
+    jobStartTime: "kube_job_status_start_time",
+    jobActive: "kube_job_status_active",
+    jobOwner: "kube_job_owner",
     s3ReplicationLatency: "ReplicationLatency",
     s3OperationsFailedReplication: "OperationsFailedReplication",
 } as const;

@@ -61,3 +61,42 @@ export function logShippingRegionLossBoundSeconds(
 export function pointInTimeRestoreBoundSeconds(archiveTimeoutSeconds: number, walUploadAllowanceSeconds: number): number {
     return archiveTimeoutSeconds + walUploadAllowanceSeconds;
 }
+
+/**
+ * How often the heartbeat commits on the primary (components/monitoring/heartbeat.ts). Replica lag
+ * (`now() - pg_last_xact_replay_timestamp()`) and the restore verification's recovery point are
+ * measured from the newest replayed *commit*: without a steady commit they grow on an idle database
+ * with nothing at risk. With a commit every HEARTBEAT_INTERVAL_SECONDS, the newest commit a copy holds
+ * is at most this much older than the end of the WAL it holds, so either measurement overstates the
+ * true gap by at most this interval.
+ */
+export const HEARTBEAT_INTERVAL_SECONDS = 30;
+
+/** When an alert fires: its threshold, and how long the condition must hold (Prometheus `for:`). */
+export interface AlertTiming {
+    thresholdSeconds: number;
+    forSeconds: number;
+}
+
+/**
+ * An alert that must notice a breach of `boundSeconds` within that bound: the threshold plus `for:`
+ * never exceed it (the policy pack checks the sum). `for:` filters one-sample blips; a tight bound
+ * (a few seconds) cannot spare it whole, so it takes at most half the bound.
+ */
+export function detectWithin(boundSeconds: number, forSeconds: number): AlertTiming {
+    // A tight bound (a few seconds) cannot spare the usual for:, so for: takes at most half of it.
+    const waitFor = Math.min(forSeconds, Math.floor(boundSeconds / 2));
+    return { thresholdSeconds: boundSeconds - waitFor, forSeconds: waitFor };
+}
+
+/**
+ * The archive backlog alert. The PITR bound (archive_timeout + walUploadAllowance) budgets
+ * walUploadAllowance from the moment a segment is complete ("ready") to the moment it is archived.
+ * The expected wait of a segment that just became ready is the backlog divided by the archive rate
+ * (ready segments / archived segments per second): when it exceeds that budget the archiver falls
+ * behind the RPO even though each upload succeeds. `for:` is archive_timeout, so threshold + for:
+ * equals the PITR bound: a backlog that lasts is reported within the data-corruption RPO.
+ */
+export function archiveBacklogTiming(archiveTimeoutSeconds: number, walUploadAllowanceSeconds: number): AlertTiming {
+    return { thresholdSeconds: walUploadAllowanceSeconds, forSeconds: archiveTimeoutSeconds };
+}

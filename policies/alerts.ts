@@ -1,16 +1,19 @@
-// Alerting that watches the RPO: archive-age and replication-lag thresholds within the RPO, and
-// restore verification that actually runs. Which alerts are guarded, the metric each compares and
+// Alerting that watches the RPO: archive-age, archive-backlog and replication-lag alerts that
+// report a breach within the RPO (threshold plus `for:`), someone to notify, and restore
+// verification that actually runs. Which alerts are guarded, the metric each compares and
 // the target it answers to come from the alert catalog (model/alertCatalog.ts).
 import { guardedAlerts } from "../model/alertCatalog";
 import { JOB_LABEL_VALUES, LABELS } from "../model/contract";
+import { parseDuration } from "../model/duration";
 import { maxIntervalSeconds } from "../model/schedule";
 import { drRegions, ofType, T } from "./stack";
 import { describe, fixedIn, formatDuration, resourcePolicy, setting, stackPolicy, target, targetsOf } from "./targets";
 
 const GUARDED = guardedAlerts();
 
+/** The number after the first `>` that follows the metric's selector (`m{...} > N`, `rate(m{...}[5m])) > N`). */
 function threshold(expr: string, metric: string): number | undefined {
-    const m = new RegExp(`${metric}\\{[^}]*\\}\\s*>\\s*([0-9.]+)`).exec(expr);
+    const m = new RegExp(`${metric}\\{[^}]*\\}[^>]*?>\\s*([0-9.]+)`).exec(expr);
     return m ? Number(m[1]) : undefined;
 }
 
@@ -20,7 +23,7 @@ function rulesOf(props: any): any[] {
 
 export const alertThresholds = resourcePolicy({
     name: "alert-thresholds-within-rpo",
-    description: "The WAL archive age and replication lag alerts fire at thresholds no larger than the RPO.",
+    description: "The WAL archive age, archive backlog and replication lag alerts fire within the RPO: threshold plus for: no larger than it.",
     types: [T.prometheusRule],
     targets: [...new Set(GUARDED.map((g) => g.target))],
     validate: (props, args, report) => {
@@ -32,12 +35,16 @@ export const alertThresholds = resourcePolicy({
                 continue;
             }
             const value = threshold(String(rule.expr), g.metric);
+            const waitFor = rule.for === undefined ? 0 : parseDuration(String(rule.for));
             if (value === undefined) {
                 report(`${describe(args)}: alert ${g.alert} has no "${g.metric}{...} > <seconds>" threshold to check against target ${g.target}`, fixedIn("components/monitoring/alertRules.ts"));
-            } else if (value > t.seconds(g.target)) {
+            } else if (waitFor === undefined) {
+                report(`${describe(args)}: alert ${g.alert} has for: "${rule.for}", not a duration like 1m`, fixedIn("components/monitoring/alertRules.ts"));
+            } else if (value + waitFor > t.seconds(g.target)) {
                 report(
-                    `${describe(args)}: alert ${g.alert} fires above ${formatDuration(value)}; the limit is ${t.text(g.target)} (target ${g.target}): ` +
-                        "data loss beyond the RPO would go unnoticed",
+                    `${describe(args)}: alert ${g.alert} fires only after ${formatDuration(value + waitFor)} ` +
+                        `(threshold ${formatDuration(value)} + for: ${formatDuration(waitFor)}); the limit is ${t.text(g.target)} (target ${g.target}): ` +
+                        "data loss beyond the RPO would go unnoticed that long",
                     target(g.target),
                 );
             }
@@ -59,6 +66,24 @@ export const alertsPresent = stackPolicy({
                         region.resource.urn,
                     );
                 }
+            }
+        }
+    },
+});
+
+export const alertsNotifySomeone = stackPolicy({
+    name: "alerts-notify-someone",
+    description: "The alarm topics have at least one subscription, unless the stack confirms drstack:alerts.allowNoNotify.",
+    validate: (args, report) => {
+        const subscriptions = ofType(args.resources, T.snsTopicSubscription);
+        for (const region of drRegions(args.resources)) {
+            const optedOut = region.resource.props.config?.alerts?.allowNoNotify === true;
+            if (subscriptions.length === 0 && !optedOut) {
+                report(
+                    `${describe(region.resource)}: the alarm topics have no subscription: a replication or failover alarm would page nobody`,
+                    setting("alerts.notify"),
+                    region.resource.urn,
+                );
             }
         }
     },
@@ -95,4 +120,4 @@ export const verificationScheduled = stackPolicy({
     },
 });
 
-export const alertPolicies = [alertThresholds, alertsPresent, verificationScheduled];
+export const alertPolicies = [alertThresholds, alertsPresent, alertsNotifySomeone, verificationScheduled];

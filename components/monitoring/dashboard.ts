@@ -2,9 +2,17 @@
 // thresholds are drawn on the panels, so a reader sees the target next to the measurement.
 // Restore-verification panels filter on the cluster the region's jobs verify (the primary's,
 // config.topology.verifiedCluster), which is the label the jobs publish, on both stacks.
+// Datasources are chosen through dashboard variables of type "datasource" (Grafana's convention for
+// shareable dashboards: panels refer to `${var}` as the uid, the variable lists the datasources of
+// that plugin type), so no installation-specific uid is baked in.
 
 import { DrConfig } from "../../config";
 import { EXTERNAL_METRICS as M, JOB_METRICS as J, JOB_METRIC_LABELS } from "../../model/contract";
+import { replicationRuleId } from "../../model/replicationScope";
+
+/** The dashboard variables that pick the datasources; panels use `${name}` as their uid. */
+export const DATASOURCE_VARIABLES = { prometheus: "prometheus", cloudwatch: "cloudwatch" } as const;
+const datasource = (type: keyof typeof DATASOURCE_VARIABLES) => ({ type, uid: `\${${DATASOURCE_VARIABLES[type]}}` });
 
 interface Panel {
     title: string;
@@ -12,7 +20,7 @@ interface Panel {
     unit: string;
     /** Red above this value (seconds). */
     threshold?: number;
-    datasource?: Record<string, string>;
+    datasource?: { type: string; uid: string };
     /** CloudWatch query, for panels that read AWS metrics. */
     cloudwatch?: Record<string, unknown>;
 }
@@ -62,13 +70,19 @@ export function dashboardFor(c: DrConfig): Record<string, unknown> {
             expr: "",
             unit: "s",
             threshold: c.alerts.replicationLatencySeconds,
-            datasource: { type: "cloudwatch" },
+            datasource: datasource("cloudwatch"),
+            // S3 reports replication metrics per source bucket, destination bucket and rule
+            // (docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html); the alarms in
+            // drAlerts.ts use the same three dimensions.
             cloudwatch: {
                 namespace: "AWS/S3",
                 metricName: M.s3ReplicationLatency,
                 region: replication.region,
-                dimensions: { SourceBucket: replication.bucket },
+                dimensions: { SourceBucket: replication.bucket, DestinationBucket: c.names.peerBucket, RuleId: replicationRuleId("archive", c.peerRegion) },
+                matchExact: true,
                 statistic: "Maximum",
+                queryMode: "Metrics",
+                metricQueryType: 0,
             },
         },
     ];
@@ -79,12 +93,20 @@ export function dashboardFor(c: DrConfig): Record<string, unknown> {
         timezone: "utc",
         schemaVersion: 39,
         time: { from: "now-24h", to: "now" },
+        templating: {
+            list: (Object.keys(DATASOURCE_VARIABLES) as (keyof typeof DATASOURCE_VARIABLES)[]).map((type) => ({
+                name: DATASOURCE_VARIABLES[type],
+                type: "datasource",
+                query: type,
+                label: `${type} datasource`,
+            })),
+        },
         panels: panels.map((p, i) => ({
             id: i + 1,
             type: "timeseries",
             title: p.title,
             gridPos: { x: (i % 2) * 12, y: Math.floor(i / 2) * 8, w: 12, h: 8 },
-            datasource: p.datasource ?? { type: "prometheus" },
+            datasource: p.datasource ?? datasource("prometheus"),
             targets: [p.cloudwatch ? { refId: "A", ...p.cloudwatch } : { refId: "A", expr: p.expr }],
             fieldConfig: {
                 defaults: {

@@ -23,6 +23,10 @@ function scaledAlertConfig(c: DrConfig, timeScale: number): DrConfig {
     for (const [key, value] of Object.entries(alerts)) {
         if (key.endsWith("Seconds") && typeof value === "number") {
             alerts[key] = value / timeScale;
+        } else if (value && typeof value === "object" && "thresholdSeconds" in value && "forSeconds" in value) {
+            // An AlertTiming (model/rpo.ts): threshold and for: both scale.
+            const t = value as { thresholdSeconds: number; forSeconds: number };
+            alerts[key] = { thresholdSeconds: t.thresholdSeconds / timeScale, forSeconds: t.forSeconds / timeScale };
         }
     }
     return { ...c, alerts: alerts as DrConfig["alerts"] };

@@ -1,7 +1,8 @@
 // The shipped stacks' alert rules, checked and unit-tested by the real promtool.
 // Each scenario below reads as: given these series, at time T this alert is (not) firing.
-// Thresholds for the shipped stacks (RPO 5m, daily backups, weekly verification):
-//   archive age 5m, base/logical backup age 1d1h, verification age 7d6h, replica lag 5m.
+// Thresholds for the shipped stacks (RPO 5m, daily backups, weekly verification): archive age 4m + for: 1m,
+// archive backlog 30s expected wait + for: 4m30s, base/logical backup age 1d1h, verification age 7d6h,
+// replica lag 3m + for: 2m (threshold + for: = the RPO, checked by the policy pack).
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -56,20 +57,75 @@ const primaryScenarios: Scenario[] = [
     {
         name: "healthy primary: archive age stays under 5m, backups fresh, verification passing",
         series: healthy(PRIMARY, "pg-acme-orders-use1"),
-        expect: ["DrWalArchiveStale", "DrWalArchiveFailing", "DrWalArchiveMetricsAbsent", "DrBaseBackupTooOld", "DrRestoreVerificationFailed"].map(
+        expect: [
+            "DrWalArchiveStale",
+            "DrWalArchiveBacklog",
+            "DrWalArchiveFailing",
+            "DrWalArchiveMetricsAbsent",
+            "DrBaseBackupTooOld",
+            "DrLogicalBackupSlow",
+            "DrRestoreVerificationFailed",
+        ].map(
             (alert) => ({ at: "25m", alert }),
         ),
     },
     {
-        name: "WAL waits to be archived: age grows 1m per minute with segments ready -> over 5m at 6m, fires 1m later",
+        name: "WAL waits to be archived: age grows 1m per minute with segments ready -> over 4m at 5m, fires 1m later",
         series: {
             [`cnpg_pg_stat_archiver_seconds_since_last_archival{${PRIMARY}}`]: "0+60x20",
             [`cnpg_collector_pg_wal_archive_status{${PRIMARY}, value="ready"}`]: "1x20",
         },
         expect: [
-            { at: "6m", alert: "DrWalArchiveStale" },
-            { at: "7m", alert: "DrWalArchiveStale", fires: POD_USE1 },
+            { at: "5m", alert: "DrWalArchiveStale" },
+            { at: "6m", alert: "DrWalArchiveStale", fires: POD_USE1 },
         ],
+    },
+    {
+        // CloudNativePG's query reports -1 while pg_stat_archiver has no last_archived_time.
+        name: "archiving never succeeded (-1) with a segment ready since start: fires like an age counted from the postmaster's start",
+        series: {
+            [`cnpg_pg_stat_archiver_seconds_since_last_archival{${PRIMARY}}`]: "-1x20",
+            [`cnpg_pg_postmaster_start_time{${PRIMARY}}`]: "0x20",
+            [`cnpg_collector_pg_wal_archive_status{${PRIMARY}, value="ready"}`]: "1x20",
+        },
+        expect: [
+            { at: "5m", alert: "DrWalArchiveStale" },
+            { at: "6m", alert: "DrWalArchiveStale", fires: POD_USE1 },
+        ],
+    },
+    {
+        name: "never archived but nothing ready (a new, idle cluster), or a postmaster that just restarted: silent",
+        series: {
+            [`cnpg_pg_stat_archiver_seconds_since_last_archival{${PRIMARY}}`]: "-1x20",
+            [`cnpg_pg_postmaster_start_time{${PRIMARY}}`]: "0x20",
+            [`cnpg_collector_pg_wal_archive_status{${PRIMARY}, value="ready"}`]: "0x20",
+            [`cnpg_pg_stat_archiver_seconds_since_last_archival{namespace="databases", pod="pg-acme-orders-use1-2"}`]: "-1x20",
+            [`cnpg_pg_postmaster_start_time{namespace="databases", pod="pg-acme-orders-use1-2"}`]: "600x20",
+            [`cnpg_collector_pg_wal_archive_status{namespace="databases", pod="pg-acme-orders-use1-2", value="ready"}`]: "1x20",
+        },
+        expect: [{ at: "14m", alert: "DrWalArchiveStale" }],
+    },
+    {
+        // Issue 12's case: 181 segments queued, archiving 4 a minute and succeeding all along.
+        name: "archiver succeeds but falls behind (181 ready, 4 archived a minute): backlog fires after 4m30s, the age alert stays silent",
+        series: {
+            [`cnpg_pg_stat_archiver_seconds_since_last_archival{${PRIMARY}}`]: "10x20",
+            [`cnpg_pg_stat_archiver_archived_count{${PRIMARY}}`]: "1000+4x20",
+            [`cnpg_collector_pg_wal_archive_status{${PRIMARY}, value="ready"}`]: "181x20",
+        },
+        expect: [
+            { at: "5m", alert: "DrWalArchiveBacklog" },
+            { at: "6m", alert: "DrWalArchiveBacklog", fires: POD_USE1 },
+            { at: "10m", alert: "DrWalArchiveStale" },
+        ],
+    },
+    {
+        name: "a burst the archiver drains within a minute: no backlog alert",
+        series: {
+            [`cnpg_pg_stat_archiver_archived_count{${PRIMARY}}`]: "1000 1000 1000 1040 1080 1080 1080 1080 1080 1080 1080 1080",
+            [`cnpg_collector_pg_wal_archive_status{${PRIMARY}, value="ready"}`]: "0 0 60 20 0 0 0 0 0 0 0 0",
+        },
+        expect: [{ at: "3m", alert: "DrWalArchiveBacklog" }, { at: "9m", alert: "DrWalArchiveBacklog" }],
     },
     {
         name: "idle database: nothing to archive, the archive age alone does not alert",
@@ -99,7 +155,8 @@ const primaryScenarios: Scenario[] = [
         ],
     },
     {
-        name: "base backups stop (last one at t=0): over 1d1h at 25h1m, fires 10m later",
+        // The plugin also reports 0 when no backup exists at all (plugin metrics.go): the same alert.
+        name: "base backups stop (last one at t=0, or none: the plugin reports 0): over 1d1h at 25h1m, fires 10m later",
         interval: "1m",
         series: { [`barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${PRIMARY}}`]: "0x1600" },
         expect: [
@@ -108,7 +165,7 @@ const primaryScenarios: Scenario[] = [
         ],
     },
     {
-        name: "no base backup metric (no backup yet, or plugin not scraped): fires after 30m",
+        name: "no base backup metric (pods not scraped, or plugin not loaded): fires after 30m",
         series: { [`up{job="unrelated"}`]: "1x40" },
         expect: [
             { at: "29m", alert: "DrBaseBackupMetricsAbsent" },
@@ -133,6 +190,25 @@ const primaryScenarios: Scenario[] = [
         ],
     },
     {
+        name: "a logical backup run still active after 20 minutes: fires (kube-state-metrics Job owned by the CronJob)",
+        series: {
+            [`kube_job_status_start_time{namespace="databases", job_name="pg-acme-orders-use1-logical-backup-29400000"}`]: "0x30",
+            [`kube_job_status_active{namespace="databases", job_name="pg-acme-orders-use1-logical-backup-29400000"}`]: "1x30",
+            [`kube_job_owner{namespace="databases", job_name="pg-acme-orders-use1-logical-backup-29400000", owner_kind="CronJob", owner_name="pg-acme-orders-use1-logical-backup", owner_is_controller="true"}`]: "1x30",
+            // A finished run, and another CronJob's long run: neither counts.
+            [`kube_job_status_start_time{namespace="databases", job_name="pg-acme-orders-use1-logical-backup-29300000"}`]: "0x30",
+            [`kube_job_status_active{namespace="databases", job_name="pg-acme-orders-use1-logical-backup-29300000"}`]: "0x30",
+            [`kube_job_owner{namespace="databases", job_name="pg-acme-orders-use1-logical-backup-29300000", owner_kind="CronJob", owner_name="pg-acme-orders-use1-logical-backup", owner_is_controller="true"}`]: "1x30",
+            [`kube_job_status_start_time{namespace="databases", job_name="pg-acme-orders-use1-verify-physical-29400000"}`]: "0x30",
+            [`kube_job_status_active{namespace="databases", job_name="pg-acme-orders-use1-verify-physical-29400000"}`]: "1x30",
+            [`kube_job_owner{namespace="databases", job_name="pg-acme-orders-use1-verify-physical-29400000", owner_kind="CronJob", owner_name="pg-acme-orders-use1-verify-physical", owner_is_controller="true"}`]: "1x30",
+        },
+        expect: [
+            { at: "20m", alert: "DrLogicalBackupSlow" },
+            { at: "21m", alert: "DrLogicalBackupSlow", fires: { namespace: "databases", job_name: "pg-acme-orders-use1-logical-backup-29400000" } },
+        ],
+    },
+    {
         name: "restore verification fails: fires at once",
         series: { [`drstack_restore_verification_success{cluster="pg-acme-orders-use1", kind="physical"}`]: "0x5" },
         expect: [{ at: "0m", alert: "DrRestoreVerificationFailed", fires: { kind: "physical" } }],
@@ -147,6 +223,24 @@ const primaryScenarios: Scenario[] = [
             { at: "7d6h20m", alert: "DrRestoreVerificationStale" },
             { at: "7d6h40m", alert: "DrRestoreVerificationStale", fires: { kind: "logical" } },
         ],
+    },
+    {
+        name: "logical backup size halves to 40 % of the day before: fires 10m after the new size is published",
+        evaluationInterval: "5m",
+        interval: "5m",
+        series: { [`drstack_logical_backup_size_bytes{cluster="pg-acme-orders-use1"}`]: "1000x359 400x30" },
+        expect: [
+            { at: "29h55m", alert: "DrLogicalBackupSizeChanged" },
+            { at: "30h5m", alert: "DrLogicalBackupSizeChanged" },
+            { at: "30h10m", alert: "DrLogicalBackupSizeChanged", fires: {} },
+        ],
+    },
+    {
+        name: "logical backup size grows by 40 %: within +/-50 %, silent",
+        evaluationInterval: "5m",
+        interval: "5m",
+        series: { [`drstack_logical_backup_size_bytes{cluster="pg-acme-orders-use1"}`]: "1000x359 1400x30" },
+        expect: [{ at: "31h", alert: "DrLogicalBackupSizeChanged" }],
     },
     {
         name: "no restore verification has ever reported: fires after 7d6h",
@@ -168,12 +262,23 @@ const drScenarios: Scenario[] = [
         expect: ["DrReplicaLagAboveRpo", "DrStandbyNotReporting", "DrWalArchiveStale", "DrRestoreVerificationFailed"].map((alert) => ({ at: "20m", alert })),
     },
     {
-        name: "standby falls behind: lag grows 30s per minute -> over 5m at 11m, fires 2m later (critical)",
+        name: "standby falls behind: lag grows 30s per minute -> over 3m at 7m, fires 2m later (critical), by the 5m RPO after it fell 3m behind",
         series: { [`cnpg_pg_replication_lag{${DR}}`]: "0+30x30" },
         expect: [
-            { at: "12m", alert: "DrReplicaLagAboveRpo" },
-            { at: "13m", alert: "DrReplicaLagAboveRpo", fires: POD_USW2 },
+            { at: "8m", alert: "DrReplicaLagAboveRpo" },
+            { at: "9m", alert: "DrReplicaLagAboveRpo", fires: POD_USW2 },
         ],
+    },
+    {
+        // With the primary's heartbeat every 30s, an idle primary keeps the last replayed commit at most ~30s old.
+        name: "idle primary with its heartbeat: the lag saws between 0 and 30s, silent",
+        series: { [`cnpg_pg_replication_lag{${DR}}`]: "0 30 0 30 0 30 0 30 0 30 0 30 0 30 0 30 0 30 0 30" },
+        expect: [{ at: "19m", alert: "DrReplicaLagAboveRpo" }],
+    },
+    {
+        name: "on the DR stack a failed verification of the replicated backups names the primary's cluster",
+        series: { [`drstack_restore_verification_success{cluster="pg-acme-orders-use1", kind="physical"}`]: "0x5" },
+        expect: [{ at: "0m", alert: "DrRestoreVerificationFailed", fires: { kind: "physical", cluster: "pg-acme-orders-use1" } }],
     },
     {
         name: "standby reports nothing (down, or not receiving WAL at all): fires after 10m",
@@ -257,7 +362,7 @@ describe("alert rules under promtool (real)", function () {
     it("promtool test rules can fail: an expectation the rules do not meet is reported", () => {
         const rulesFile = path.join(GENERATED, "primary.rules.yml");
         fs.writeFileSync(rulesFile, rulesFileFor("primary"));
-        const wrong: Scenario = { ...primaryScenarios[1], expect: [{ at: "6m", alert: "DrWalArchiveStale", fires: POD_USE1 }] };
+        const wrong: Scenario = { ...primaryScenarios[1], expect: [{ at: "5m", alert: "DrWalArchiveStale", fires: POD_USE1 }] };
         const testFile = path.join(GENERATED, "wrong.rules.test.yml");
         fs.writeFileSync(testFile, promtoolTests("primary", rulesFile, [wrong]));
         const { status, output } = promtool(["test", "rules", testFile]);

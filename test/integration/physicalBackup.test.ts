@@ -6,6 +6,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parseConfig, readStackConfig } from "../../config";
+import { HEARTBEAT } from "../../model/contract";
 import { MotoServer } from "../../local/motoServer";
 import { LocalPostgres } from "../../local/postgres";
 import { runChecked, sleep, waitFor } from "../../local/processes";
@@ -242,6 +243,31 @@ describe("physical backups: WAL archive + base backup + restore verification", f
             const metrics = parseMetrics(jobs!.readFile("verify-physical.prom"));
             assert.equal(metricValue(metrics, "drstack_restore_verification_success"), 0);
             assert.equal(metricValue(metrics, "drstack_restore_verification_recovery_point_age_seconds"), age);
+        });
+
+        it("an idle database with the heartbeat passes the RPO check: the recovery point is the newest heartbeat, not the last app commit", async function () {
+            // No application commit for IDLE_MS; the heartbeat (the stack's SQL, model/contract.ts
+            // HEARTBEAT) commits every HEARTBEAT_MS meanwhile, scaled down like archive_timeout.
+            const IDLE_MS = 60000;
+            const HEARTBEAT_MS = 2000;
+            const idleSince = Date.now();
+            while (Date.now() - idleSince < IDLE_MS) {
+                await pg!.query(HEARTBEAT.sql);
+                await sleep(HEARTBEAT_MS);
+            }
+            const [{ segment }] = await pg!.query<{ segment: string }>("SELECT pg_walfile_name(pg_current_wal_lsn()) AS segment");
+            await waitFor("the segment of the last heartbeat to be archived", async () => ((await archiverStats(pg!)).last_archived_wal ?? "") >= segment, 60000, 250);
+            // Without the heartbeat the recovery point would be the last app commit, over IDLE_MS old:
+            // an RPO of 50 s fails then (the previous case shows the failure), and passes with it. The age
+            // also counts the verification's own run time (about 15 s on an idle machine).
+            const rpoSeconds = 50;
+            const r = await jobs!.run("verify-physical.sh", verifyEnv({ RPO_SECONDS: String(rpoSeconds) }));
+            assertSucceeded(r);
+            const result = JSON.parse((await getObject(moto!.s3(), bucket, `verification/${server}/physical-latest.json`)).toString());
+            const lastAppCommitAge = (Date.now() - lastCommit) / 1000;
+            assert.ok(lastAppCommitAge > rpoSeconds, `the last application commit is ${lastAppCommitAge}s old, beyond the RPO`);
+            assert.ok(Date.parse(result.recovery_point_time) >= idleSince, `recovered to a heartbeat (${result.recovery_point_time}), after the idle period began`);
+            assert.ok(result.recovery_point_age_seconds <= rpoSeconds);
         });
 
         it("detects a segment missing from the archive (a gap), which PostgreSQL itself silently promotes past", async function () {

@@ -110,6 +110,22 @@ for (const [stack, region, failover, peers] of [
             for (const expected of ["WAL archive age", "Base backup age", "Replication lag", "Restore verification", "S3 replication latency"]) {
                 assert.ok(titles.includes(expected), `${expected} not in ${titles}`);
             }
+            // Every panel names its datasource through a dashboard variable of the panel's plugin type.
+            const variables = new Map(dashboard.templating.list.map((v: any) => [`\${${v.name}}`, v]));
+            for (const panel of dashboard.panels) {
+                const variable: any = variables.get(panel.datasource.uid);
+                assert.ok(variable, `panel ${panel.title}: datasource uid ${panel.datasource.uid} is no dashboard variable`);
+                assert.deepEqual([variable.type, variable.query], ["datasource", panel.datasource.type], panel.title);
+            }
+        });
+
+        it("filters the CloudWatch panel on the dimensions the primary's replication alarms use", async () => {
+            const cm = run.byName("acme-orders-alerts-dashboard").inputs;
+            const panel = JSON.parse(Object.values(cm.data)[0] as string).panels.find((p: any) => p.datasource.type === "cloudwatch");
+            const primary = stack === "primary" ? run : await runProgram("primary", {}, {});
+            const latency = alarm(primary, "ReplicationLatency");
+            assert.deepEqual(panel.targets[0].dimensions, latency.dimensions);
+            assert.equal(panel.targets[0].matchExact, true);
         });
     });
 }
@@ -157,9 +173,15 @@ describe("alerting follows the role and the RPO", () => {
     it("thresholds move when the RPO moves", async () => {
         const run = await runProgram("dr", { "drstack:rpo.data-corruption": "10m", "drstack:rpo.region": "15m" });
         const stale = rules(run).find((r: any) => r.alert === "DrWalArchiveStale");
-        assert.match(stale.expr, /cnpg_pg_stat_archiver_seconds_since_last_archival\{[^}]*\} > 600\)/);
+        // threshold + for: = the RPO (archive_timeout 9m30s + 30s upload allowance = 10m; region 15m)
+        assert.match(stale.expr, /cnpg_pg_stat_archiver_seconds_since_last_archival\{[^}]*\} > 540\)/);
+        assert.equal(stale.for, "1m");
+        const backlog = rules(run).find((r: any) => r.alert === "DrWalArchiveBacklog");
+        assert.match(backlog.expr, /\[5m\]\)\) > 30$/);
+        assert.equal(backlog.for, "9m30s");
         const lag = rules(run).find((r: any) => r.alert === "DrReplicaLagAboveRpo");
-        assert.match(lag.expr, /cnpg_pg_replication_lag\{[^}]*\} > 900$/);
+        assert.match(lag.expr, /cnpg_pg_replication_lag\{[^}]*\} > 780$/);
+        assert.equal(lag.for, "2m");
         assert.match(lag.annotations.description, /drstack:rpo\.region is 15m/);
     });
 
@@ -207,5 +229,23 @@ describe("alerting follows the role and the RPO", () => {
         for (const name of names) {
             assert.ok(anchors.has(runbookAnchor(name)), `README has no section "Alert: ${name}" (#${runbookAnchor(name)})`);
         }
+    });
+});
+
+describe("the heartbeat that keeps an idle primary's commit timestamps moving", function () {
+    this.timeout(120_000);
+    it("the primary stack runs it against its read-write service with the jobs' credentials; the dr stack does not", async () => {
+        const primary = await runProgram("primary", {}, {});
+        const deployments = primary.ofType("kubernetes:apps/v1:Deployment").filter((d) => d.inputs.metadata.name === "pg-acme-orders-use1-heartbeat");
+        assert.equal(deployments.length, 1);
+        const spec = deployments[0].inputs.spec;
+        assert.equal(spec.replicas, 1);
+        const container = spec.template.spec.containers[0];
+        assert.match(container.command.join(" "), /pg_logical_emit_message\(true, 'drstack-heartbeat', now\(\)::text\).*sleep 30;/);
+        const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
+        assert.equal(env.PGHOST, "pg-acme-orders-use1-rw.databases.svc");
+        assert.deepEqual(env.PGPASSWORD, { name: "pg-acme-orders-use1-verification-credentials", key: "password" });
+        const dr = await runProgram("dr", {}, { peers: {} });
+        assert.deepEqual(dr.ofType("kubernetes:apps/v1:Deployment").filter((d) => /heartbeat/.test(d.inputs.metadata.name)), []);
     });
 });

@@ -123,11 +123,11 @@ describe("backup CronJobs, primary stack", () => {
         assert.deepEqual(e.PGPASSWORD, { secretKeyRef: { name: "pg-acme-orders-use1-verification-credentials", key: "password" } });
     });
 
-    it("verifies its own archive against the data-corruption RPO", () => {
+    it("verifies its own archive against the data-corruption RPO (plus the heartbeat interval)", () => {
         const e = env(job(run, "pg-acme-orders-use1-verify-physical"));
         assert.equal(e.BARMAN_DESTINATION, "s3://backups-acme-orders-us-east-1/");
         assert.equal(e.BARMAN_SERVER_NAME, "pg-acme-orders-use1");
-        assert.equal(e.RPO_SECONDS, "300");
+        assert.equal(e.RPO_SECONDS, "330", "5m RPO + the 30s heartbeat: the recovery point is the newest commit");
     });
 
     it("reaches S3 through IRSA, allowed only the backup prefixes it needs", () => {
@@ -159,7 +159,7 @@ describe("backup CronJobs, DR stack", () => {
         assert.equal(e.CLUSTER_NAME, "pg-acme-orders-use1", "the primary's backups, as replicated here");
         assert.equal(e.BARMAN_SERVER_NAME, "pg-acme-orders-use1");
         assert.equal(e.BARMAN_DESTINATION, "s3://backups-acme-orders-us-west-2/");
-        assert.equal(e.RPO_SECONDS, "1200", "the log-shipping bound: 270s + 30s + 15m RTC");
+        assert.equal(e.RPO_SECONDS, "1230", "the log-shipping bound: 270s + 30s + 15m RTC, plus the 30s heartbeat");
         assert.equal(env(job(run, "pg-acme-orders-usw2-verify-logical")).S3_PREFIX, "logical/pg-acme-orders-use1/");
     });
 

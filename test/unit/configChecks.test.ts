@@ -55,6 +55,7 @@ describe("config checks, one rule each", () => {
         ["promotionGeneration", { "drstack:homeRegion": "us-west-2" }, "drstack:promotion.generation"],
         ["emergencyFailoverTime", { "drstack:emergencyFailover": true }, "drstack:promotion.at"],
         ["notificationEndpoints", { "drstack:alerts.notify": [{ protocol: "sms", endpoint: "call-bob" }] }, "drstack:alerts.notify[0].endpoint"],
+        ["notifySomeone", { "drstack:alerts.notify": [] }, "drstack:alerts.notify"],
         ["derivedNamesFit", { "drstack:prefix": "a".repeat(32) }, "drstack:prefix"],
         ["restoreTargetTimes", restore({ time: "2026-11-24T13:00:00Z" }), "drstack:restore[0].target.time"],
         ["restoreSourceExists", restore("latest", { source: "peer" }), "drstack:restore[0].source"],
@@ -74,6 +75,7 @@ describe("config gaps closed: each bad value is rejected by name", () => {
         { name: "email that is not an address", overrides: { "drstack:alerts.notify": [{ protocol: "email", endpoint: "not-an-email" }] }, expect: /^drstack:alerts\.notify\[0\]\.endpoint: "not-an-email" is not a valid email endpoint; use an email address/ },
         { name: "blank email", overrides: { "drstack:alerts.notify": [{ protocol: "email", endpoint: " " }] }, expect: /^drstack:alerts\.notify\[0\]\.endpoint: " " is not a valid email endpoint/ },
         { name: "https endpoint with another scheme", overrides: { "drstack:alerts.notify": [{ protocol: "https", endpoint: "ftp://hooks.acme.example.com/x" }] }, expect: /^drstack:alerts\.notify\[0\]\.endpoint: "ftp:\/\/hooks\.acme\.example\.com\/x" is not a valid https endpoint; use an https:\/\/ URL/ },
+        { name: "empty notify list", overrides: { "drstack:alerts.notify": [] }, expect: /^drstack:alerts\.notify is empty: the CloudWatch alarms would notify nobody.*drstack:alerts\.allowNoNotify: true/ },
         { name: "sms that is not a phone number", overrides: { "drstack:alerts.notify": [{ protocol: "sms", endpoint: "call-bob" }] }, expect: /^drstack:alerts\.notify\[0\]\.endpoint: "call-bob" is not a valid sms endpoint; use a phone number in E\.164 form/ },
         { name: "untagged PostgreSQL image", overrides: { "drstack:postgres.imageName": "ghcr.io/cloudnative-pg/postgresql" }, expect: /^drstack:postgres\.imageName: "ghcr\.io\/cloudnative-pg\/postgresql" must be pinned: a tag other than latest, or a digest/ },
         { name: "PostgreSQL image on latest", overrides: { "drstack:postgres.imageName": "ghcr.io/cloudnative-pg/postgresql:latest" }, expect: /^drstack:postgres\.imageName: ".*:latest" must be pinned/ },
@@ -100,6 +102,11 @@ describe("config gaps closed: each bad value is rejected by name", () => {
             "primary",
         );
         assert.equal(c.alerts.notify.length, 2);
+    });
+
+    it("accepts an empty notify list only with drstack:alerts.allowNoNotify: true", () => {
+        const c = parseConfig(stackConfigWith("primary", { "drstack:alerts.notify": [], "drstack:alerts.allowNoNotify": true }), "primary");
+        assert.deepEqual(c.alerts.notify, []);
     });
 
     it("checks every derived name of the longest accepted prefix against its API's limit", () => {

@@ -66,14 +66,14 @@ describe("loosening a guarded setting fails the check, naming the setting and th
             overrides: { "drstack:rpo.data-corruption": "10m" },
             expect: [
                 /wal-archiving-within-rpo: acme-orders-postgres-cluster \(Cluster\): postgresql\.parameters\.archive_timeout is "570s"; the limit is 4m30s \(target rpoDataCorruption 5m/,
-                /alert-thresholds-within-rpo: .*alert DrWalArchiveStale fires above 10m; the limit is 5m \(target rpoDataCorruption\)/,
+                /alert-thresholds-within-rpo: .*alert DrWalArchiveStale fires only after 10m \(threshold 9m \+ for: 1m\); the limit is 5m \(target rpoDataCorruption\)/,
             ],
         },
         {
             setting: "a looser region RPO on the standby (later lag alert)",
             stack: "dr",
             overrides: { "drstack:rpo.region": "15m" },
-            expect: [/alert-thresholds-within-rpo: .*alert DrReplicaLagAboveRpo fires above 15m; the limit is 5m \(target rpoRegion\)/],
+            expect: [/alert-thresholds-within-rpo: .*alert DrReplicaLagAboveRpo fires only after 15m \(threshold 13m \+ for: 2m\); the limit is 5m \(target rpoRegion\)/],
         },
         {
             setting: "replication switched off on the primary",
