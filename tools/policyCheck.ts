@@ -23,7 +23,7 @@ export interface StackResult {
 }
 
 /** Secrets keep their value for evaluation (as the engine shows policies plaintext values). */
-function unwrapSecrets(value: unknown): unknown {
+export function unwrapSecrets(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(unwrapSecrets);
     if (value !== null && typeof value === "object") {
         const o = value as Record<string, unknown>;
@@ -34,7 +34,7 @@ function unwrapSecrets(value: unknown): unknown {
 }
 
 /** The peer stacks' outputs as the program's StackReference would read them: each stack file's role. */
-function peersFromStackFiles(): Record<string, Record<string, unknown>> {
+export function peersFromStackFiles(): Record<string, Record<string, unknown>> {
     const peers: Record<string, Record<string, unknown>> = {};
     for (const stack of listStacks()) {
         const config = readStackFile(stack);
