@@ -1,23 +1,35 @@
-// An EMULATION of S3 cross-region replication: copies every new object of the primary region's
-// bucket into the standby region's bucket once it has existed for `lagSeconds`. Real S3
+// An EMULATION of S3 cross-region replication as the stack DECLARES it (drill/declared.ts): each
+// new object of the primary region's bucket that an enabled rule selects (filter.prefix) is copied
+// into that rule's destination once it has existed for `lagSeconds`; nothing else crosses. A
+// delete crosses (as a delete marker) only when the rule replicates delete markers. Real S3
 // replication (with RTC) is asynchronous with a 15-minute SLA; the lag stands in for it. When the
 // primary region is lost, objects not yet copied are lost with it (stop()).
-import { CopyObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { DeclaredReplicationRule } from "./declared";
+
+/** The enabled rule that selects a key (S3 applies the highest-priority match; prefixes here are disjoint or equal). */
+export function ruleFor(rules: DeclaredReplicationRule[], key: string): DeclaredReplicationRule | undefined {
+    return rules.find((r) => r.enabled && key.startsWith(r.prefix));
+}
 
 export class Replicator {
     private readonly firstSeen = new Map<string, number>();
-    private readonly copied = new Set<string>();
+    /** Copied keys and the destination each went to. */
+    private readonly copied = new Map<string, string>();
+    private readonly deletedSeen = new Map<string, number>();
     private running = true;
     private loop: Promise<void>;
     /** Replication latencies observed (ms), for the report. */
     readonly latenciesMs: number[] = [];
+    /** Deletes replicated as delete markers. */
+    deletesReplicated = 0;
     /** Copy failures (they are retried). */
     failures = 0;
 
     constructor(
         private readonly s3: S3Client,
         readonly source: string,
-        readonly destination: string,
+        readonly rules: DeclaredReplicationRule[],
         readonly lagSeconds: number,
         private readonly pollMs = 200,
     ) {
@@ -39,13 +51,26 @@ export class Replicator {
         while (this.running) {
             try {
                 const now = Date.now();
-                for (const key of await this.listAll()) {
-                    if (this.copied.has(key)) continue;
+                const present = await this.listAll();
+                for (const key of present) {
+                    const rule = ruleFor(this.rules, key);
+                    if (!rule || this.copied.has(key)) continue;
                     if (!this.firstSeen.has(key)) this.firstSeen.set(key, now);
                     if (now - this.firstSeen.get(key)! < this.lagSeconds * 1000 || !this.running) continue;
-                    await this.s3.send(new CopyObjectCommand({ Bucket: this.destination, Key: key, CopySource: `${this.source}/${encodeURIComponent(key).replace(/%2F/g, "/")}` }));
-                    this.copied.add(key);
+                    await this.s3.send(new CopyObjectCommand({ Bucket: rule.destinationBucket, Key: key, CopySource: `${this.source}/${encodeURIComponent(key).replace(/%2F/g, "/")}` }));
+                    this.copied.set(key, rule.destinationBucket);
                     this.latenciesMs.push(Date.now() - this.firstSeen.get(key)!);
+                }
+                const still = new Set(present);
+                for (const [key, destination] of this.copied) {
+                    if (still.has(key) || !ruleFor(this.rules, key)?.replicateDeletes) continue;
+                    if (!this.deletedSeen.has(key)) this.deletedSeen.set(key, now);
+                    if (now - this.deletedSeen.get(key)! < this.lagSeconds * 1000 || !this.running) continue;
+                    // On a versioned bucket a delete without a version id adds a delete marker, as replication does.
+                    await this.s3.send(new DeleteObjectCommand({ Bucket: destination, Key: key }));
+                    this.copied.delete(key);
+                    this.deletedSeen.delete(key);
+                    this.deletesReplicated++;
                 }
             } catch {
                 this.failures++;
@@ -54,7 +79,7 @@ export class Replicator {
         }
     }
 
-    /** Objects seen in the source but not (yet) copied. */
+    /** Objects a rule selects that were seen in the source but not (yet) copied. */
     get pending(): number {
         return [...this.firstSeen.keys()].filter((k) => !this.copied.has(k)).length;
     }

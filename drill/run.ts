@@ -7,6 +7,8 @@ import { parseConfig } from "../config";
 import { readStackConfig } from "../config";
 import { postgresBinDir } from "../local/tools";
 import { runScenario, Sabotage, SCENARIOS } from "./scenarios";
+import { Overrides, stackConfigWith } from "../tools/offline/program";
+import { declaredTopology } from "./declared";
 import { drillSettings } from "./topology";
 import { DrillReport, ScenarioResult } from "./types";
 
@@ -22,6 +24,8 @@ export interface DrillOptions {
     log: (line: string) => void;
     /** Tests only: deliberately broken setups. */
     sabotage?: Sabotage;
+    /** Config overrides applied to a copy of both stacks' config (tests: e.g. streaming turned off). */
+    overrides?: Overrides;
 }
 
 export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
@@ -39,11 +43,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     if (unknown.length > 0) {
         throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${SCENARIO_NAMES.join(", ")}`);
     }
-    const config = parseConfig(readStackConfig(options.stack), options.stack);
-    const settings = drillSettings(options.stack, config, options);
+    const config = parseConfig(options.overrides ? stackConfigWith(options.stack, options.overrides) : readStackConfig(options.stack), options.stack);
+    options.log(`reading what the program declares for stack ${options.stack} and its peer (program under mocks)`);
+    const declared = await declaredTopology(options.stack, options.overrides);
+    const settings = drillSettings(options.stack, config, options, declared);
     const startedAt = new Date().toISOString();
     options.log(
-        `drill of stack ${options.stack}: archive_timeout ${settings.archiveTimeoutSeconds} s (production ${config.wal.archiveTimeout}, time scale 1:${settings.timeScale}), ` +
+        `drill of stack ${options.stack}: archive_timeout ${settings.archiveTimeoutSeconds} s (declared ${declared.archiveTimeoutSeconds} s, time scale 1:${settings.timeScale}), ` +
             `${options.rate} commits/s, ${options.durationSeconds} s per scenario, replication lag ${options.replicationLagSeconds} s`,
     );
     const chosen = SCENARIOS.filter((s) => !options.scenarios?.length || options.scenarios.includes(s.name));
@@ -71,15 +77,16 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
             replicationLagSeconds: options.replicationLagSeconds,
             timeScale: options.timeScale,
             archiveTimeoutSeconds: settings.archiveTimeoutSeconds,
-            productionArchiveTimeout: config.wal.archiveTimeout,
+            productionArchiveTimeout: `${declared.archiveTimeoutSeconds}s`,
             walCompression: settings.walCompression,
             walUploadAllowanceSeconds: settings.uploadAllowanceSeconds,
         },
         emulations: [
             "S3 (both regions' buckets) is moto_server on loopback; the primary reaches its bucket through a TCP proxy that the drill cuts.",
-            `S3 cross-region replication is EMULATED: a replicator copies each new object after ${options.replicationLagSeconds} s (real S3 RTC: 99.99 % within 15 minutes).`,
-            "The CloudNativePG clusters are single PostgreSQL servers: the primary archives with barman-cloud-wal-archive (the tool the Barman Cloud plugin runs); the standby streams through a cuttable proxy (the inter-region link) and restores from the standby bucket with barman-cloud-wal-restore.",
-            `Archive timing is scaled by 1:${options.timeScale}: archive_timeout ${formatDuration(config.wal.archiveTimeoutSeconds)} runs as ${settings.archiveTimeoutSeconds} s, and RPO targets are scaled the same way. RTO targets are not scaled.`,
+            `S3 cross-region replication is EMULATED from the declared rules (${declared.replication.rules.map((r) => `${r.id}: ${r.enabled ? "enabled" : "disabled"}, prefix "${r.prefix}", deletes ${r.replicateDeletes ? "replicated" : "not replicated"}`).join("; ")}): a replicator copies each selected new object after ${options.replicationLagSeconds} s (real S3 RTC: 99.99 % within 15 minutes).`,
+            `The topology is what the program declares for stacks ${declared.stacks.join(" and ")}: the standby ${declared.standbyStreams ? "streams from the primary" : "does NOT stream (no connectionParameters declared): WAL reaches it through the replicated archive only"}; archive_timeout ${declared.archiveTimeoutSeconds} s; WAL compression ${declared.walCompression ?? "none"}.`,
+            "The CloudNativePG clusters are single PostgreSQL servers: the primary archives with barman-cloud-wal-archive (the tool the Barman Cloud plugin runs); the standby streams through a cuttable proxy (the inter-region link) when declared, and restores from the standby bucket with barman-cloud-wal-restore.",
+            `Archive timing is scaled by 1:${options.timeScale}: archive_timeout ${formatDuration(declared.archiveTimeoutSeconds)} runs as ${settings.archiveTimeoutSeconds} s, and RPO targets are scaled the same way. RTO targets are not scaled.`,
         ],
         scenarios: results,
     };

@@ -1,8 +1,9 @@
 // The local topology that mirrors a stack: a primary PostgreSQL archiving WAL with barman-cloud
 // (the tool CloudNativePG's plugin runs) to the "primary region" bucket, reached through a
-// cuttable proxy; a "standby region" bucket fed by the replication emulation; a warm standby
-// that streams from the primary (through another cuttable proxy: the inter-region link) and falls
-// back to the standby bucket's archive, as a CloudNativePG replica cluster does.
+// cuttable proxy; a "standby region" bucket fed by the replication emulation (the declared rules);
+// a warm standby that restores from the standby bucket's archive, as a CloudNativePG replica
+// cluster does, and streams from the primary (through another cuttable proxy: the inter-region
+// link) only when the program declares streaming (drill/declared.ts).
 import * as path from "path";
 import { DrConfig } from "../config";
 import { MotoServer } from "../local/motoServer";
@@ -11,6 +12,7 @@ import { runChecked } from "../local/processes";
 import { TcpProxy } from "../local/tcpProxy";
 import { processTeardown, Teardown } from "../local/teardown";
 import { postgresBinDir } from "../local/tools";
+import { DeclaredTopology, declaredTopology } from "./declared";
 import { Replicator } from "./replicator";
 import { Target } from "./workload";
 
@@ -37,21 +39,37 @@ export interface DrillSettings {
     /** How long to wait for a segment to reach the archive before the scenario errors. */
     archiveWaitMs: number;
     log: (line: string) => void;
+    /** What the program declares for the stack pair; read (once per stack) by Topology.start when absent. */
+    declared?: DeclaredTopology;
+}
+
+const declaredByStack = new Map<string, Promise<DeclaredTopology>>();
+
+/** The stack's declared topology, read once per process (running the program takes a while). */
+export function declaredTopologyOf(settings: DrillSettings): Promise<DeclaredTopology> {
+    if (settings.declared) return Promise.resolve(settings.declared);
+    if (!declaredByStack.has(settings.stack)) declaredByStack.set(settings.stack, declaredTopology(settings.stack));
+    return declaredByStack.get(settings.stack)!;
 }
 
 export function drillSettings(
     stack: string,
     config: DrConfig,
     options: { rate: number; durationSeconds: number; replicationLagSeconds: number; timeScale: number; archiveWaitMs?: number; log: (line: string) => void },
+    declared?: DeclaredTopology,
 ): DrillSettings {
+    // The declared values when known (runDrill reads them); the config's derivation otherwise.
+    const archiveTimeout = declared?.archiveTimeoutSeconds ?? config.wal.archiveTimeoutSeconds;
+    const compression = declared ? declared.walCompression : config.postgres.walCompression;
     return {
         stack,
         config,
         ...options,
+        declared,
         archiveWaitMs: options.archiveWaitMs ?? 120000,
-        archiveTimeoutSeconds: Math.max(1, Math.round(config.wal.archiveTimeoutSeconds / options.timeScale)),
+        archiveTimeoutSeconds: Math.max(1, Math.round(archiveTimeout / options.timeScale)),
         uploadAllowanceSeconds: config.walUploadAllowanceSeconds / options.timeScale,
-        walCompression: BARMAN_WAL_COMPRESSIONS.includes(config.postgres.walCompression) ? config.postgres.walCompression : "gzip",
+        walCompression: compression && BARMAN_WAL_COMPRESSIONS.includes(compression) ? compression : "gzip",
     };
 }
 
@@ -66,6 +84,7 @@ export interface TopologyOptions {
 
 export class Topology {
     standby: LocalPostgres | undefined;
+    /** The inter-region link; the standby streams through it only when the stack declares streaming. */
     link: TcpProxy | undefined;
     replicator: Replicator | undefined;
 
@@ -82,19 +101,29 @@ export class Topology {
         /** Barman server names: the clusters' names. */
         readonly primaryServer: string,
         readonly standbyServer: string,
+        readonly declared: DeclaredTopology,
     ) {}
+
+    /** The standby streams from the primary (the declared replica Cluster has connection parameters). */
+    get streams(): boolean {
+        return this.declared.standbyStreams;
+    }
 
     /** Starts the parts; each goes on a scope of `parent`, so an interrupted drill stops them too. */
     static async start(settings: DrillSettings, options: TopologyOptions, parent: Teardown = processTeardown): Promise<Topology> {
-        // The primary region is the one whose cluster is primary, whichever stack the drill mirrors.
-        const { primary: p, standby: s } = settings.config.topology;
-        const [primaryBucket, standbyBucket, primaryServer, standbyServer] = [p.bucket, s.bucket, p.cluster, s.cluster];
+        // The primary region is the one whose cluster is primary, whichever stack the drill mirrors;
+        // the primary's bucket, the clusters and the replication rules are what the program declares.
+        const declared = await declaredTopologyOf(settings);
+        const standbyBucket = settings.config.topology.standby.bucket;
+        const [primaryBucket, primaryServer, standbyServer] = [declared.replication.sourceBucket, declared.primaryCluster, declared.standbyCluster];
         const teardown = parent.scope("topology");
         try {
             const moto = await MotoServer.start();
             teardown.add("stop moto_server", () => moto.stop());
-            await moto.createBucket(primaryBucket, { versioning: true });
-            await moto.createBucket(standbyBucket, { versioning: true });
+            const destinations = declared.replication.rules.map((r) => r.destinationBucket);
+            for (const bucket of new Set([primaryBucket, standbyBucket, ...destinations])) {
+                await moto.createBucket(bucket, { versioning: true });
+            }
             const s3Link = await TcpProxy.start(moto.port);
             teardown.add("stop the S3 link proxy", () => s3Link.stop());
             const archiveCommand =
@@ -118,9 +147,9 @@ export class Topology {
             // first checkpoint after initdb (then it switches on time). A production cluster has long
             // checkpointed, so the drill starts from that state.
             await primary.query("CHECKPOINT");
-            const topology = new Topology(settings, teardown, moto, s3Link, primary, primaryBucket, standbyBucket, primaryServer, standbyServer);
+            const topology = new Topology(settings, teardown, moto, s3Link, primary, primaryBucket, standbyBucket, primaryServer, standbyServer, declared);
             if (options.replicator !== false) {
-                const replicator = new Replicator(moto.s3(), primaryBucket, standbyBucket, settings.replicationLagSeconds);
+                const replicator = new Replicator(moto.s3(), primaryBucket, declared.replication.rules, settings.replicationLagSeconds);
                 topology.replicator = replicator;
                 teardown.add("stop the replication emulation", () => replicator.stop());
             }
@@ -148,7 +177,10 @@ export class Topology {
                     "-D", server.dataDir, "-X", "stream", "--checkpoint=fast", "--no-sync",
                 ], { PGPASSWORD: primary.password }),
             settings: {
-                primary_conninfo: `host=${primary.host} port=${link.port} user=${primary.superuser} password=${primary.password} application_name=drill-standby`,
+                // Streaming only when the declared replica Cluster streams (externalClusters connectionParameters).
+                ...(this.streams
+                    ? { primary_conninfo: `host=${primary.host} port=${link.port} user=${primary.superuser} password=${primary.password} application_name=drill-standby` }
+                    : {}),
                 // The fallback when streaming is down: the primary's WAL as replicated into this region.
                 restore_command: `barman-cloud-wal-restore --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.primaryServer} %f %p`,
                 recovery_target_timeline: "latest",

@@ -55,7 +55,35 @@ export interface Check {
 export interface TimelineEvent {
     atMs: number;
     label: string;
-    kind: "disaster" | "recovered" | "info";
+    /** "alert": an alert was first seen firing (the SVG timeline marks it). */
+    kind: "disaster" | "recovered" | "info" | "alert";
+}
+
+/** An alert instance the drill's Prometheus fired during the scenario (drill/monitoring/). */
+export interface AlertFiring {
+    alert: string;
+    /** First seen firing, ms since the scenario start. */
+    firedAtMs: number;
+    /** Seconds from the fault to the firing (time to detect); undefined when it fired before any fault. */
+    afterFaultSeconds?: number;
+    /** It fired while the scenario was in a healthy phase: a FAIL (result.ts). */
+    inHealthyPhase: boolean;
+    labels: Record<string, string>;
+}
+
+/** An alert the scenario's fault must fire, and whether it did in time. */
+export interface ExpectedAlert {
+    alert: string;
+    /** The limit (drill seconds after the fault) and where it comes from. */
+    withinSeconds: number;
+    limitName: string;
+    detectedAfterSeconds?: number;
+    met: boolean;
+}
+
+export interface AlertsResult {
+    firings: AlertFiring[];
+    expected: ExpectedAlert[];
 }
 
 export interface ScenarioResult {
@@ -69,6 +97,8 @@ export interface ScenarioResult {
     durationMs: number;
     rpo?: RpoResult;
     rto?: RtoResult;
+    /** Alerts fired and expected (scenarios that run the monitoring stack). */
+    alerts?: AlertsResult;
     steps: Step[];
     checks: Check[];
     timeline: {

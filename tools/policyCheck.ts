@@ -24,7 +24,7 @@ export interface StackResult {
 }
 
 /** Secrets keep their value for evaluation (as the engine shows policies plaintext values). */
-function unwrapSecrets(value: unknown): unknown {
+export function unwrapSecrets(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(unwrapSecrets);
     if (value !== null && typeof value === "object") {
         const o = value as Record<string, unknown>;
@@ -35,7 +35,7 @@ function unwrapSecrets(value: unknown): unknown {
 }
 
 /** The peer stacks' outputs as the program's StackReference would read them: each stack file's role and bucket. */
-function peersFromStackFiles(): Record<string, Record<string, unknown>> {
+export function peersFromStackFiles(): Record<string, Record<string, unknown>> {
     const peers: Record<string, Record<string, unknown>> = {};
     for (const stack of listStacks()) {
         const config = readStackFile(stack);

@@ -78,6 +78,26 @@ function scenarioSection(s: ScenarioResult): string[] {
         );
     }
 
+    if (s.alerts) {
+        lines.push("### Alerts", "");
+        lines.push(
+            ...(s.alerts.firings.length === 0
+                ? ["No alert fired."]
+                : s.alerts.firings.map(
+                      (f) =>
+                          `- ${f.inHealthyPhase ? "✘" : "•"} ${f.alert} fired at +${formatSeconds(f.firedAtMs / 1000)}` +
+                          (f.afterFaultSeconds !== undefined ? `, ${formatSeconds(f.afterFaultSeconds)} after the fault` : "") +
+                          (f.inHealthyPhase ? " (healthy phase)" : ""),
+                  )),
+            ...s.alerts.expected.map(
+                (e) =>
+                    `- ${e.met ? "✔" : "✘"} expected ${e.alert} within ${e.limitName} (${formatSeconds(e.withinSeconds)}): ` +
+                    (e.detectedAfterSeconds === undefined ? "did not fire" : `detected after ${formatSeconds(e.detectedAfterSeconds)}`),
+            ),
+            "",
+        );
+    }
+
     lines.push("### Checks", "");
     if (s.checks.length === 0) {
         lines.push("No checks recorded.", "");

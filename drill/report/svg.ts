@@ -26,6 +26,7 @@ const COLOURS = {
     disaster: "#d32f2f",
     recovered: "#2e7d32",
     info: "#757575",
+    alert: "#ef6c00",
     grid: "#eeeeee",
     frame: "#cfd8dc",
     text: "#263238",
@@ -127,6 +128,8 @@ function eventStroke(kind: TimelineEvent["kind"]): Record<string, string | numbe
             return { stroke: COLOURS.recovered, "stroke-width": 1.5 };
         case "info":
             return { stroke: COLOURS.info, "stroke-width": 1 };
+        case "alert":
+            return { stroke: COLOURS.alert, "stroke-width": 1, "stroke-dasharray": "2 2" };
     }
 }
 

@@ -16,8 +16,8 @@ import { storageOutage } from "./storageOutage";
 export type { Sabotage, ScenarioDefinition } from "./scenario";
 
 export const SCENARIOS: ScenarioDefinition[] = [
-    { name: "region-loss", title: "Region loss under load (streaming standby)", measure: regionLoss(true) },
-    { name: "region-loss-log-shipping", title: "Region loss with the streaming link already down (log shipping only)", measure: regionLoss(false) },
+    { name: "region-loss", title: "Region loss under load (the declared standby; judged against drstack:rpo.region)", measure: regionLoss("declared") },
+    { name: "region-loss-log-shipping", title: "Region loss with the streaming link already down (log shipping only)", measure: regionLoss("log-shipping") },
     { name: "accidental-deletion", title: "Accidental deletion: point-in-time restore to just before the DELETE", measure: accidentalDeletion },
     { name: "backup-verification", title: "Backup verification: the CronJobs' logical and physical restore checks", measure: backupVerification },
     { name: "planned-switchover", title: "Planned switchover: demote, then promote with zero loss", measure: plannedSwitchover },

@@ -1,7 +1,7 @@
 // The one place a scenario's result is built and judged: from what the scenario measured (and
 // the checks it recorded) to the verdict per measure, the status and the summary. The report
 // renders these verdicts; nothing else judges.
-import { RpoResult, RtoResult, ScenarioResult, Status } from "../types";
+import { AlertsResult, RpoResult, RtoResult, ScenarioResult, Status } from "../types";
 import { Measurement, Recorder, RpoMeasurement, ScenarioDefinition } from "./scenario";
 
 /** RPO is met when the loss window fits the limit; a zero limit means no acknowledged commit may be lost. */
@@ -29,6 +29,28 @@ function judgeRpo(measured: RpoMeasurement): RpoResult {
     return { ...figures, met: rpoMet(figures) };
 }
 
+/** An expected alert is met when it fired within its limit after the fault. */
+function judgeAlerts(measured: NonNullable<Measurement["alerts"]>): AlertsResult {
+    return {
+        firings: measured.firings,
+        expected: measured.expected.map((e) => ({ ...e, met: e.detectedAfterSeconds !== undefined && e.detectedAfterSeconds <= e.withinSeconds })),
+    };
+}
+
+/** Failures from alerts: anything fired in a healthy phase, and an expected alert missing or late. */
+function alertFailures(alerts: AlertsResult): string[] {
+    return [
+        ...alerts.firings.filter((f) => f.inHealthyPhase).map((f) => `${f.alert} fired during a healthy phase (at +${(f.firedAtMs / 1000).toFixed(1)} s)`),
+        ...alerts.expected
+            .filter((e) => !e.met)
+            .map((e) =>
+                e.detectedAfterSeconds === undefined
+                    ? `${e.alert} did not fire after the fault (expected within ${e.limitName} of ${e.withinSeconds.toFixed(1)} s)`
+                    : `${e.alert} fired ${e.detectedAfterSeconds.toFixed(1)} s after the fault, above ${e.limitName} of ${e.withinSeconds.toFixed(1)} s`,
+            ),
+    ];
+}
+
 /** The first line of an error and, when it quotes tool output, the tool's last words (the cause). */
 export function errorSummary(error: Error): string {
     const lines = error.message.split("\n").map((l) => l.trim()).filter((l) => l !== "");
@@ -44,10 +66,12 @@ export function buildResult(definition: ScenarioDefinition, rec: Recorder, outco
     const measured = outcome instanceof Error ? undefined : outcome;
     const rpo = measured?.rpo && judgeRpo(measured.rpo);
     const rto: RtoResult | undefined = measured?.rto ? { ...measured.rto, met: rtoMet(measured.rto) } : undefined;
+    const alerts = measured?.alerts && judgeAlerts(measured.alerts);
     const failures = [
         ...rec.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
         ...(rpo && !rpo.met ? [rpoFailure(measured!.rpo!)] : []),
         ...(rto && !rto.met ? [`RTO ${rto.measuredSeconds.toFixed(1)} s above the target ${rto.target.label}`] : []),
+        ...(alerts ? alertFailures(alerts) : []),
     ];
     let status: Status;
     let summary: string;
@@ -70,6 +94,7 @@ export function buildResult(definition: ScenarioDefinition, rec: Recorder, outco
         durationMs: rec.now(),
         rpo,
         rto,
+        alerts,
         steps: rec.steps,
         checks: rec.checks,
         timeline: { commitsMs: measured?.commitsMs ?? [], lostMs: measured?.lostMs ?? [], events: rec.events },

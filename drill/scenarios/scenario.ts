@@ -6,7 +6,7 @@ import { LocalPostgres } from "../../local/postgres";
 import { sleep } from "../../local/processes";
 import { Teardown } from "../../local/teardown";
 import { DrillSettings, Topology, TopologyOptions } from "../topology";
-import { Check, RpoResult, RtoResult, Step, Target, TimelineEvent } from "../types";
+import { AlertFiring, Check, ExpectedAlert, RpoResult, RtoResult, Step, Target, TimelineEvent } from "../types";
 import { firstWriteAccepted, presentSeqs } from "../workload";
 
 /** Deliberate breakage, for tests that show a sabotaged setup makes the drill FAIL clearly. */
@@ -74,6 +74,8 @@ export interface Measurement {
     /** Acknowledgement times of the commits, and of the lost ones (ms since the scenario start). */
     commitsMs: number[];
     lostMs: number[];
+    /** What the drill's Prometheus fired, and which alerts the fault must fire (judged in result.ts). */
+    alerts?: { firings: AlertFiring[]; expected: Omit<ExpectedAlert, "met">[] };
 }
 
 export interface ScenarioDefinition {

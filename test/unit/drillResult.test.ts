@@ -99,4 +99,34 @@ describe("drill scenario result: judged once, from what the scenario measured", 
         assert.match(rows[0], /\| FAIL \|/);
         assert.match(rows[1], /\| PASS \|/);
     });
+
+    describe("alerts (issue 12 item 9): a healthy-phase firing and a missing or late expected alert FAIL", () => {
+        const firing = (alert: string, firedAtMs: number, inHealthyPhase: boolean, afterFaultSeconds?: number) => ({ alert, firedAtMs, inHealthyPhase, afterFaultSeconds, labels: { alertname: alert } });
+        const report0 = (): DrillReport => ({ stack: "primary", startedAt: "", finishedAt: "", status: "PASS", machine: { cpus: 1, cpuModel: "x", memoryGiB: 1, os: "x", node: "x", postgres: "x" },
+            settings: { rate: 1, durationSeconds: 1, replicationLagSeconds: 1, timeScale: 1, archiveTimeoutSeconds: 1, productionArchiveTimeout: "1s", walCompression: "gzip", walUploadAllowanceSeconds: 1 },
+            emulations: [], scenarios: [] });
+        const expected = (detectedAfterSeconds?: number) => [{ alert: "DrWalArchiveStale", withinSeconds: 10, limitName: "the data-corruption RPO", detectedAfterSeconds }];
+
+        it("passes when only the fault's alert fired, in time; the report lists it with its time to detect", () => {
+            const result = buildResult(definition, recorder(), measured({ alerts: { firings: [firing("DrWalArchiveStale", 9000, false, 7.5)], expected: expected(7.5) } }));
+            assert.equal(result.status, "PASS", result.summary);
+            assert.equal(result.alerts!.expected[0].met, true);
+            const md = toMarkdown({ ...report0(), scenarios: [result] });
+            assert.match(md, /DrWalArchiveStale fired at \+9(\.0)? ?s, 7\.5 ?s after the fault/);
+        });
+
+        it("FAILS naming an alert that fired during a healthy phase", () => {
+            const result = buildResult(definition, recorder(), measured({ alerts: { firings: [firing("DrBackupStale", 2000, true)], expected: [] } }));
+            assert.equal(result.status, "FAIL");
+            assert.match(result.summary, /DrBackupStale fired during a healthy phase \(at \+2\.0 s\)/);
+        });
+
+        it("FAILS when the expected alert fired late or not at all", () => {
+            const late = buildResult(definition, recorder(), measured({ alerts: { firings: [firing("DrWalArchiveStale", 30000, false, 12)], expected: expected(12) } }));
+            assert.equal(late.status, "FAIL");
+            assert.match(late.summary, /DrWalArchiveStale fired 12\.0 s after the fault, above the data-corruption RPO of 10\.0 s/);
+            const missing = buildResult(definition, recorder(), measured({ alerts: { firings: [], expected: expected(undefined) } }));
+            assert.match(missing.summary, /DrWalArchiveStale did not fire after the fault/);
+        });
+    });
 });

@@ -1,0 +1,142 @@
+// What the program DECLARES for a stack pair, read the way the engine would get it: the real
+// program (index.ts) runs under the Pulumi mocks (tools/offline/) for the stack and its peer, and
+// the drill builds its local topology from the declared resources, not from the config or from
+// assumptions: whether the replica Cluster streams, archive_timeout and WAL compression, and the
+// S3 replication rules the emulation applies. A resource shape this module does not understand is
+// an error, never a guess.
+import "../tools/offline/mocks";
+import { listStacks, readStackFile } from "../config";
+import { RESOURCE_TYPES } from "../model/contract";
+import { Declared, Overrides, runProgram } from "../tools/offline/program";
+import { peersFromStackFiles, unwrapSecrets } from "../tools/policyCheck";
+
+/** One S3 replication rule as declared (aws:s3/bucketReplicationConfig rules[]). */
+export interface DeclaredReplicationRule {
+    id: string;
+    enabled: boolean;
+    /** Key prefix the rule selects; "" selects every object (an empty filter). */
+    prefix: string;
+    /** deleteMarkerReplication.status === "Enabled": deletes (delete markers) cross too. */
+    replicateDeletes: boolean;
+    /** Destination bucket name (from the destination ARN). */
+    destinationBucket: string;
+}
+
+export interface DeclaredTopology {
+    /** The stacks whose programs were run, primary-role first. */
+    stacks: string[];
+    primaryCluster: string;
+    standbyCluster: string;
+    /** The replica Cluster's replica.source external cluster has connectionParameters: it streams. */
+    standbyStreams: boolean;
+    /** The primary Cluster's postgresql.parameters.archive_timeout, in seconds. */
+    archiveTimeoutSeconds: number;
+    /** The primary's own archive ObjectStore's spec.configuration.wal.compression (undefined: none). */
+    walCompression: string | undefined;
+    /** The replication from the primary's bucket (the BucketReplicationConfig on it). */
+    replication: { sourceBucket: string; rules: DeclaredReplicationRule[] };
+}
+
+/** PostgreSQL time units (postgresql.conf "Parameter Interaction"): a bare number is the unit of the GUC (s for archive_timeout). */
+export function postgresSeconds(value: unknown, setting: string): number {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/.exec(String(value));
+    if (!m) throw new Error(`declared ${setting} ${JSON.stringify(value)} is not a PostgreSQL duration like 270s, 5min or 300`);
+    const factor = { ms: 0.001, s: 1, min: 60, h: 3600, d: 86400 }[(m[2] ?? "s") as "s"];
+    return Number(m[1]) * factor;
+}
+
+function bucketFromArn(arn: unknown, where: string): string {
+    const m = /^arn:[\w-]+:s3:::([^/]+)$/.exec(String(arn));
+    if (!m) throw new Error(`${where}: destination.bucket ${JSON.stringify(arn)} is not an S3 bucket ARN`);
+    return m[1];
+}
+
+const KNOWN_RULE_KEYS = new Set(["id", "priority", "status", "filter", "destination", "deleteMarkerReplication", "sourceSelectionCriteria", "existingObjectReplication"]);
+
+/**
+ * The rules the replication emulation can apply: a filter of nothing or of `prefix` only. S3's
+ * V2 rules (AWS API PutBucketReplication, ReplicationRule) may also filter on tags (`tag`, `and`)
+ * and use the legacy rule-level `prefix`; the emulation does not implement those, so it refuses
+ * them rather than copy the wrong objects.
+ */
+export function parseReplicationRules(rules: unknown, where: string): DeclaredReplicationRule[] {
+    if (!Array.isArray(rules) || rules.length === 0) throw new Error(`${where}: no replication rules declared`);
+    return rules.map((rule: Record<string, any>, i) => {
+        const at = `${where} rules[${i}]${rule?.id ? ` (${rule.id})` : ""}`;
+        const unknown = Object.keys(rule ?? {}).filter((k) => !KNOWN_RULE_KEYS.has(k) && rule[k] !== undefined);
+        if (unknown.length > 0) throw new Error(`${at}: the drill's replication emulation does not understand ${unknown.join(", ")}; it handles filter.prefix, status and deleteMarkerReplication only`);
+        const filter = (rule.filter ?? {}) as Record<string, unknown>;
+        const filterKeys = Object.keys(filter).filter((k) => filter[k] !== undefined);
+        if (filterKeys.some((k) => k !== "prefix")) {
+            throw new Error(`${at}: filter.${filterKeys.filter((k) => k !== "prefix").join(", filter.")} is not emulated; the drill replicates by filter.prefix only`);
+        }
+        if (rule.status !== "Enabled" && rule.status !== "Disabled") throw new Error(`${at}: status ${JSON.stringify(rule.status)} is neither Enabled nor Disabled`);
+        const deletes = rule.deleteMarkerReplication?.status ?? "Disabled";
+        if (deletes !== "Enabled" && deletes !== "Disabled") throw new Error(`${at}: deleteMarkerReplication.status ${JSON.stringify(deletes)} is neither Enabled nor Disabled`);
+        return {
+            id: String(rule.id ?? `rule-${i}`),
+            enabled: rule.status === "Enabled",
+            prefix: typeof filter.prefix === "string" ? filter.prefix : "",
+            replicateDeletes: deletes === "Enabled",
+            destinationBucket: bucketFromArn(rule.destination?.bucket, at),
+        };
+    });
+}
+
+/** The stack and its peer (drstack:peerStack, when a stack file of that name exists). */
+function pairOf(stack: string): string[] {
+    const peer = readStackFile(stack)["drstack:peerStack"];
+    const peerFile = typeof peer === "string" ? peer.split("/").pop()! : undefined;
+    return peerFile && listStacks().includes(peerFile) ? [stack, peerFile] : [stack];
+}
+
+function spec(r: Declared): Record<string, any> {
+    return (unwrapSecrets(r.inputs) as Record<string, any>).spec ?? {};
+}
+
+/** Runs the program for the stack and its peer (same overrides for both) and reads the topology. */
+export async function declaredTopology(stack: string, overrides: Overrides = {}): Promise<DeclaredTopology> {
+    const peers = peersFromStackFiles();
+    const runs = [];
+    for (const s of pairOf(stack)) {
+        runs.push({ stack: s, run: await runProgram(s, overrides, { peers }) });
+        // Components register their outputs after the run resolves; the next run re-points the
+        // mock monitor (a new one per stack), which would reject those late calls.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const clusters = runs.flatMap(({ stack: s, run }) => run.ofType(RESOURCE_TYPES.cnpgCluster).map((r) => ({ stack: s, run, r, spec: spec(r) })));
+    // CloudNativePG replica clusters (docs/src/replica_cluster.md): replica.primary names the
+    // primary of the distributed topology; the cluster whose replica.self is it is the primary.
+    const isPrimary = (c: (typeof clusters)[number]) => !c.spec.replica || c.spec.replica.primary === c.spec.replica.self;
+    const primary = clusters.find(isPrimary);
+    const standby = clusters.find((c) => !isPrimary(c));
+    if (!primary) throw new Error(`stacks ${runs.map((r) => r.stack).join(", ")} declare no primary Cluster`);
+    if (!standby) throw new Error(`stacks ${runs.map((r) => r.stack).join(", ")} declare no replica Cluster (spec.replica.primary != spec.replica.self)`);
+
+    const source = (standby.spec.externalClusters ?? []).find((e: { name: string }) => e.name === standby.spec.replica.source);
+    if (!source) throw new Error(`replica Cluster ${standby.spec.replica.self}: replica.source ${standby.spec.replica.source} is not among its externalClusters`);
+
+    const archiveTimeout = primary.spec.postgresql?.parameters?.archive_timeout;
+    if (archiveTimeout === undefined) throw new Error(`Cluster ${primary.spec.replica?.self ?? primary.r.name} declares no postgresql.parameters.archive_timeout`);
+
+    // The plugin entry with isWALArchiver names the ObjectStore WAL goes to (plugin web/docs/usage.md).
+    const archiver = (primary.spec.plugins ?? []).find((p: { isWALArchiver?: boolean }) => p.isWALArchiver);
+    const storeName = archiver?.parameters?.barmanObjectName;
+    const store = primary.run.ofType(RESOURCE_TYPES.objectStore).find((o) => (unwrapSecrets(o.inputs) as any).metadata?.name === storeName);
+    if (!store) throw new Error(`Cluster ${primary.r.name}: no WAL-archiving plugin with a declared ObjectStore (barmanObjectName ${storeName})`);
+    const storeConfig = spec(store).configuration ?? {};
+    const sourceBucket = /^s3:\/\/([^/]+)/.exec(String(storeConfig.destinationPath))?.[1];
+    if (!sourceBucket) throw new Error(`ObjectStore ${storeName}: destinationPath ${JSON.stringify(storeConfig.destinationPath)} is not s3://<bucket>/`);
+
+    const replications = runs.flatMap(({ run }) => run.ofType(RESOURCE_TYPES.bucketReplication)).filter((r) => r.inputs.bucket === sourceBucket);
+    if (replications.length !== 1) throw new Error(`expected one BucketReplicationConfig on the primary's bucket ${sourceBucket}, found ${replications.length}`);
+    return {
+        stacks: [primary.stack, standby.stack],
+        primaryCluster: primary.spec.replica?.self ?? String(primary.r.name),
+        standbyCluster: standby.spec.replica.self,
+        standbyStreams: source.connectionParameters !== undefined,
+        archiveTimeoutSeconds: postgresSeconds(archiveTimeout, "archive_timeout"),
+        walCompression: storeConfig.wal?.compression,
+        replication: { sourceBucket, rules: parseReplicationRules(replications[0].inputs.rules, `BucketReplicationConfig ${replications[0].name}`) },
+    };
+}
