@@ -102,7 +102,8 @@ export class LocalPostgres {
 
     private constructor(
         readonly baseDir: string,
-        readonly port: number,
+        /** Changes only while starting, if the port first picked was taken meanwhile. */
+        public port: number,
         readonly user: ServiceUser,
         readonly env: NodeJS.ProcessEnv,
     ) {}
@@ -161,8 +162,18 @@ export class LocalPostgres {
         try {
             server = new LocalPostgres(baseDir, await freePort(), user, env);
             await prepare(server);
-            await server.launch(options.startTimeoutMs ?? defaultTimeoutMs);
-            return server;
+            for (let attempt = 1; ; attempt++) {
+                try {
+                    await server.launch(options.startTimeoutMs ?? defaultTimeoutMs);
+                    return server;
+                } catch (err) {
+                    // freePort()'s port can be taken before postgres binds it (by another server, or as the
+                    // local end of an outgoing connection): take another one (a later `port` line wins).
+                    if (attempt >= 3 || !/could not bind .*Address already in use/.test((err as Error).message)) throw err;
+                    server.port = await freePort();
+                    fs.appendFileSync(path.join(server.dataDir, "postgresql.conf"), `port = ${server.port}\n`);
+                }
+            }
         } catch (err) {
             if (server) {
                 await server.cleanup();
