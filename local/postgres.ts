@@ -223,17 +223,16 @@ export class LocalPostgres {
             fs.chownSync(this.logFile, this.user.uid, this.user.gid);
         }
         const proc = this.process;
-        await waitFor(
+        const outcome = await waitFor(
             `PostgreSQL on port ${this.port} to accept connections`,
             async () => {
-                if (!proc.running) {
-                    throw new Error(`PostgreSQL exited during startup:\n${this.logTail()}`);
-                }
+                // An exited server ends the wait at once (a thrown error would only be retried until the timeout).
+                if (!proc.running) return "exited" as const;
                 const client = this.newClient();
                 try {
                     await client.connect();
                     await client.query("SELECT 1");
-                    return true;
+                    return "accepting" as const;
                 } finally {
                     await client.end().catch(() => undefined);
                 }
@@ -242,6 +241,9 @@ export class LocalPostgres {
         ).catch((err: Error) => {
             throw new Error(`${err.message}\n${this.logTail()}`);
         });
+        if (outcome === "exited") {
+            throw new Error(`PostgreSQL exited during startup:\n${this.logTail()}`);
+        }
     }
 
     /** Starts the server again after stop() (same data dir, port and settings). */
