@@ -14,8 +14,8 @@
 
 import * as fs from "fs";
 import * as path from "path";
+import { runChecked } from "../local/processes";
 import { systemPath, which } from "../local/tools";
-import { Teardown } from "./support";
 
 export type CodecName = "none" | "gzip" | "bzip2" | "snappy" | "lz4" | "zstd";
 
@@ -77,12 +77,11 @@ export class CodecRunner {
     readonly python = barmanPython();
 
     constructor(
-        private readonly teardown: Teardown,
         private readonly timeoutMs: number,
     ) {}
 
     private async run(args: string[]): Promise<void> {
-        await this.teardown.run(this.python, [CODEC_SCRIPT, ...args], { env: { PATH: systemPath() }, timeoutMs: this.timeoutMs });
+        await runChecked(this.python, [CODEC_SCRIPT, ...args], { env: { PATH: systemPath() }, timeoutMs: this.timeoutMs });
     }
 
     decompress(name: CodecName, file: string): Promise<void> {

@@ -9,9 +9,11 @@ import { Readable } from "stream";
 import { pipeline } from "stream/promises";
 import { MotoServer } from "../local/motoServer";
 import { LocalPostgres, SettingValue } from "../local/postgres";
+import { runChecked } from "../local/processes";
+import { Teardown } from "../local/teardown";
 import { systemPath, which } from "../local/tools";
 import { interpreterOf } from "./codecs";
-import { dirBytes, MIB, seconds, syncFilesystem, Teardown } from "./support";
+import { dirBytes, MIB, seconds, syncFilesystem } from "./support";
 
 export const BUCKET = "drstack-bench";
 /** Rows per INSERT statement while loading: big enough to be fast, small enough to stop near the size asked for. */
@@ -57,19 +59,19 @@ export async function startServers(
     return { moto, pg, env: { PATH: systemPath(), HOME: pg.baseDir, ...moto.awsEnv() } };
 }
 
-export async function commandOutput(teardown: Teardown, command: string, args: string[]): Promise<string> {
-    return (await teardown.run(command, args, { env: { PATH: systemPath() }, timeoutMs: 60000 })).stdout.trim();
+export async function commandOutput(command: string, args: string[]): Promise<string> {
+    return (await runChecked(command, args, { env: { PATH: systemPath() }, timeoutMs: 60000 })).stdout.trim();
 }
 
-export async function versions(teardown: Teardown, pg: LocalPostgres): Promise<Versions> {
+export async function versions(pg: LocalPostgres): Promise<Versions> {
     return {
         postgres: (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0].v,
-        barmanCloud: await commandOutput(teardown, "barman-cloud-backup", ["--version"]),
-        moto: await motoVersion(teardown),
+        barmanCloud: await commandOutput("barman-cloud-backup", ["--version"]),
+        moto: await motoVersion(),
     };
 }
 
-async function motoVersion(teardown: Teardown): Promise<string> {
+async function motoVersion(): Promise<string> {
     // moto_server has no --version; ask the Python it runs with (through a pyenv shim if need be).
     const script = which("moto_server");
     if (!script) {
@@ -77,14 +79,13 @@ async function motoVersion(teardown: Teardown): Promise<string> {
     }
     let python = interpreterOf(script);
     if (python && /\b(env|bash|sh)$/.test(python)) {
-        const real = await teardown.run("pyenv", ["which", "moto_server"], { env: process.env, timeoutMs: 30000 }).catch(() => undefined);
+        const real = await runChecked("pyenv", ["which", "moto_server"], { env: process.env, timeoutMs: 30000 }).catch(() => undefined);
         python = real ? interpreterOf(real.stdout.trim()) : undefined;
     }
     if (!python) {
         return "unknown";
     }
-    const r = await teardown
-        .run(python, ["-c", "import importlib.metadata as m; print(m.version('moto'))"], { env: process.env, timeoutMs: 30000 })
+    const r = await runChecked(python, ["-c", "import importlib.metadata as m; print(m.version('moto'))"], { env: process.env, timeoutMs: 30000 })
         .catch(() => undefined);
     return r?.stdout.trim() || "unknown";
 }
@@ -134,13 +135,13 @@ export async function loadTable(pg: LocalPostgres, targetBytes: number, say: (li
 }
 
 /** Times `command` writing into `target`, then the flush of what it left in the page cache. */
-export async function timed(teardown: Teardown, target: string, command: () => Promise<unknown>): Promise<TimedRun> {
+export async function timed(target: string, command: () => Promise<unknown>): Promise<TimedRun> {
     // Earlier runs' writeback must not land in this run's time.
-    await syncFilesystem(teardown, path.dirname(target));
+    await syncFilesystem(path.dirname(target));
     const start = performance.now();
     await command();
     const commandDone = performance.now();
-    await syncFilesystem(teardown, target);
+    await syncFilesystem(target);
     const end = performance.now();
     return { seconds: seconds(start, end), commandSeconds: seconds(start, commandDone), syncSeconds: seconds(commandDone, end), bytes: dirBytes(target) };
 }
@@ -158,7 +159,7 @@ export const PLAIN_COPY_METHOD = "cp -a of the cleanly stopped data dir without 
  * The baseline: `cp -a` of every top-level entry of the stopped (cleanly shut down, consistent)
  * data dir except pg_wal, `repeats` times into fresh dirs under workDir. The server is started again after.
  */
-export async function plainCopy(teardown: Teardown, pg: LocalPostgres, workDir: string, repeats: number, timeoutMs: number, say: (l: string) => void): Promise<PlainCopy> {
+export async function plainCopy(pg: LocalPostgres, workDir: string, repeats: number, timeoutMs: number, say: (l: string) => void): Promise<PlainCopy> {
     await pg.stop("fast");
     const entries = fs.readdirSync(pg.dataDir).filter((e) => e !== "pg_wal").map((e) => path.join(pg.dataDir, e));
     const dataDirBytes = dirBytes(pg.dataDir) - dirBytes(path.join(pg.dataDir, "pg_wal"));
@@ -166,7 +167,7 @@ export async function plainCopy(teardown: Teardown, pg: LocalPostgres, workDir: 
     for (let i = 1; i <= repeats; i++) {
         const target = path.join(workDir, `copy-${i}`);
         fs.mkdirSync(target);
-        const run = await timed(teardown, target, () => teardown.run("cp", ["-a", ...entries, target], { env: { PATH: systemPath() }, timeoutMs }));
+        const run = await timed(target, () => runChecked("cp", ["-a", ...entries, target], { env: { PATH: systemPath() }, timeoutMs }));
         if (run.bytes !== dataDirBytes) {
             throw new Error(`plain copy ${i} wrote ${run.bytes} bytes, the data dir (without pg_wal) has ${dataDirBytes}`);
         }
@@ -208,8 +209,8 @@ export async function deleteObjects(s3: S3Client, prefix: string): Promise<void>
 }
 
 /** The one backup barman-cloud-backup-list shows for `server`. */
-export async function onlyBackupId(teardown: Teardown, servers: BenchServers, destination: string, server: string): Promise<string> {
-    const listing = await teardown.run("barman-cloud-backup-list", ["--endpoint-url", servers.moto.endpoint, "--format", "json", destination, server], {
+export async function onlyBackupId(servers: BenchServers, destination: string, server: string): Promise<string> {
+    const listing = await runChecked("barman-cloud-backup-list", ["--endpoint-url", servers.moto.endpoint, "--format", "json", destination, server], {
         env: servers.env,
         runAs: servers.pg.user.runAs,
         timeoutMs: 120000,

@@ -6,13 +6,14 @@
 
 import * as os from "os";
 import { LocalPostgres } from "../local/postgres";
-import { waitFor } from "../local/processes";
+import { runChecked, waitFor } from "../local/processes";
+import { processTeardown } from "../local/teardown";
 import { requireTools, systemPath, TOOLS } from "../local/tools";
 import { makeTempDir, removeDir, serviceUser } from "../local/user";
 import { codec } from "./codecs";
 import { BACKUP_ENCRYPTION, BACKUP_JOBS, BUCKET, loadTable, onlyBackupId, plainCopy, startServers, timed, versions, Versions } from "./dataset";
 import { Phases, PhaseTiming } from "./phases";
-import { formatTable, machineInfo, MachineInfo, median, MIB, round, seconds, Teardown } from "./support";
+import { formatTable, machineInfo, MachineInfo, median, MIB, round, seconds } from "./support";
 
 /** Three sizes that finish in minutes on the 2-core machine (each WAL segment fetch starts a Python process). */
 export const DEFAULT_PITR_SIZES_MIB = [32, 64, 128];
@@ -59,8 +60,8 @@ export interface PitrOptions {
 async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Promise<{ m: PitrMeasurement; versions: Versions }> {
     const say = (l: string) => phases.say(`${sizeMiB} MiB: ${l}`);
     const user = serviceUser();
-    const teardown = new Teardown(o.log);
-    const stopHandlingSignals = teardown.exitOnSignals();
+    // Ctrl-C runs processTeardown, and with it this scope: servers, commands and temp dirs go.
+    const teardown = processTeardown.scope(`bench pitr ${sizeMiB} MiB`);
     const walFlag = codec(o.walCompression).backupFlag;
     const dataFlag = codec(o.dataCompression).backupFlag;
     const timeoutMs = 300000 + sizeMiB * 6000;
@@ -76,17 +77,17 @@ async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Pro
             })),
         );
         const { moto, pg } = servers;
-        const v = await versions(teardown, pg);
+        const v = await versions(pg);
         const loaded = await phases.run(`${sizeMiB} MiB: load`, () => loadTable(pg, sizeMiB * MIB, say));
         await phases.run(`${sizeMiB} MiB: base backup (${o.dataCompression})`, () =>
-            teardown.run(
+            runChecked(
                 "barman-cloud-backup",
                 ["--endpoint-url", moto.endpoint, ...(dataFlag ? [dataFlag] : []), "--encryption", BACKUP_ENCRYPTION, "--jobs", String(BACKUP_JOBS), "--immediate-checkpoint",
                     "-h", pg.socketDir, "-p", String(pg.port), "-U", pg.superuser, DESTINATION, SERVER],
                 { env: servers.env, runAs: user.runAs, timeoutMs },
             ),
         );
-        const backupId = await onlyBackupId(teardown, servers, DESTINATION, SERVER);
+        const backupId = await onlyBackupId(servers, DESTINATION, SERVER);
         const { targetTime, walBytesToReplay, changed, lastSegment } = await phases.run(`${sizeMiB} MiB: write WAL, mark the target, write past it, archive`, async () => {
             const [{ lsn: before }] = await pg.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn");
             const [{ n }] = await pg.query<{ n: number }>(`WITH u AS (${BEFORE_TARGET} RETURNING 1) SELECT count(*)::int AS n FROM u`);
@@ -105,7 +106,7 @@ async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Pro
         });
         const workDir = makeTempDir("bench-pitr-work", user);
         teardown.add(`remove ${workDir}`, () => removeDir(workDir));
-        const copy = await phases.run(`${sizeMiB} MiB: plain copy x${o.repeats}`, () => plainCopy(teardown, pg, workDir, o.repeats, timeoutMs, say));
+        const copy = await phases.run(`${sizeMiB} MiB: plain copy x${o.repeats}`, () => plainCopy(pg, workDir, o.repeats, timeoutMs, say));
         const copyMedian = median(copy.runs.map((r) => r.seconds));
         await pg.stop("fast");
 
@@ -114,7 +115,7 @@ async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Pro
             for (let i = 1; i <= o.repeats; i++) {
                 const into = `${workDir}/segment-${i}`;
                 const started = performance.now();
-                await teardown.run("barman-cloud-wal-restore", ["--endpoint-url", moto.endpoint, DESTINATION, SERVER, lastSegment, into], {
+                await runChecked("barman-cloud-wal-restore", ["--endpoint-url", moto.endpoint, DESTINATION, SERVER, lastSegment, into], {
                     env: servers.env,
                     runAs: user.runAs,
                     timeoutMs,
@@ -131,7 +132,7 @@ async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Pro
                 env: moto.awsEnv(),
                 startTimeoutMs: timeoutMs,
                 populate: async (server) => {
-                    const run = await timed(teardown, server.dataDir, () =>
+                    const run = await timed(server.dataDir, () =>
                         server.run("barman-cloud-restore", ["--endpoint-url", moto.endpoint, DESTINATION, SERVER, backupId, server.dataDir], {}, timeoutMs),
                     );
                     baseRestoreSeconds = run.seconds;
@@ -174,8 +175,7 @@ async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Pro
             },
         };
     } finally {
-        await teardown.runAll();
-        stopHandlingSignals();
+        await teardown.runAll().catch((err: Error) => o.log(err.message));
     }
 }
 

@@ -11,6 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { requireTools, systemPath, TOOLS } from "../local/tools";
+import { runChecked } from "../local/processes";
+import { processTeardown } from "../local/teardown";
 import { makeTempDir, removeDir, serviceUser } from "../local/user";
 import { barmanCannotWrite, codec, CodecName, CodecRunner } from "./codecs";
 import {
@@ -33,7 +35,7 @@ import {
     Versions,
 } from "./dataset";
 import { Phases, PhaseTiming } from "./phases";
-import { machineInfo, MachineInfo, median, MIB, round, Teardown } from "./support";
+import { machineInfo, MachineInfo, median, MIB, round } from "./support";
 
 export const GOAL_MAX_RATIO = 2;
 export const GOAL = `restoring the base backup takes at most ${GOAL_MAX_RATIO}x a plain copy of the data dir`;
@@ -117,8 +119,8 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
     const phases = new Phases(options.log);
     const say = (l: string) => phases.say(l);
     const user = serviceUser();
-    const teardown = new Teardown(options.log);
-    const stopHandlingSignals = teardown.exitOnSignals();
+    // Ctrl-C runs processTeardown, and with it this scope: servers, commands and temp dirs go.
+    const teardown = processTeardown.scope("bench restore");
     // "none" first: its download and tar are the reference for the unpack phase and the codec-only estimates.
     const compressions = ["none" as CodecName, ...options.compressions.filter((c) => c !== "none")];
     try {
@@ -127,7 +129,7 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
         // Catches a hang (a barman-cloud-backup whose upload workers died was seen waiting forever);
         // generous for moto, which once took ~286 s to take a 1.1 GB upload.
         const timeoutMs = 120000 + sizeMiB * 1500;
-        const codecs = new CodecRunner(teardown, timeoutMs);
+        const codecs = new CodecRunner(timeoutMs);
         const servers = await phases.run("start moto_server and PostgreSQL", () =>
             // Nothing may rewrite the table between the plain copy and the backups.
             startServers(teardown, "bench-restore", () => ({ wal_level: "replica", autovacuum: false, max_wal_size: "2GB" })),
@@ -135,12 +137,12 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
         const { moto, pg } = servers;
         const workDir = makeTempDir("bench-restore-work", user);
         teardown.add(`remove ${workDir}`, () => removeDir(workDir));
-        const help = await commandOutput(teardown, "barman-cloud-backup", ["--help"]);
-        const v = await versions(teardown, pg);
+        const help = await commandOutput("barman-cloud-backup", ["--help"]);
+        const v = await versions(pg);
 
         const loaded = await phases.run(`load ~${sizeMiB} MiB`, () => loadTable(pg, sizeMiB * MIB, say));
         say(`${loaded.rows} rows: table ${Math.round(loaded.tableBytes / MIB)} MiB, databases ${Math.round(loaded.databaseBytes / MIB)} MiB`);
-        const copy = await phases.run(`plain copy x${repeats}`, () => plainCopy(teardown, pg, workDir, repeats, timeoutMs, say));
+        const copy = await phases.run(`plain copy x${repeats}`, () => plainCopy(pg, workDir, repeats, timeoutMs, say));
         const copyMedian = median(copy.runs.map((r) => r.seconds));
 
         const results: CompressionResult[] = [];
@@ -158,7 +160,7 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
             const server = `bench-${name}`;
             const backupStart = performance.now();
             await phases.run(`backup ${name} (barman-cloud-backup to moto)`, () =>
-                teardown.run(
+                runChecked(
                     "barman-cloud-backup",
                     [
                         "--endpoint-url", moto.endpoint,
@@ -173,7 +175,7 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
                 ),
             );
             const backupSeconds = round((performance.now() - backupStart) / 1000);
-            const backupId = await onlyBackupId(teardown, servers, DESTINATION, server);
+            const backupId = await onlyBackupId(servers, DESTINATION, server);
             const prefix = `barman/${server}/base/${backupId}/`;
             const tars = (await listObjects(moto.s3(), prefix)).filter((o) => /\/data[^/]*\.tar/.test(o.Key));
             const storedBytes = tars.reduce((sum, o) => sum + o.Size, 0);
@@ -183,8 +185,8 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
             await phases.run(`restore ${name} (barman-cloud-restore x${repeats})`, async () => {
                 for (let i = 1; i <= repeats; i++) {
                     const target = path.join(workDir, `restore-${name}-${i}`);
-                    const run = await timed(teardown, target, () =>
-                        teardown.run("barman-cloud-restore", ["--endpoint-url", moto.endpoint, DESTINATION, server, backupId, target], {
+                    const run = await timed(target, () =>
+                        runChecked("barman-cloud-restore", ["--endpoint-url", moto.endpoint, DESTINATION, server, backupId, target], {
                             env: servers.env,
                             runAs: user.runAs,
                             timeoutMs,
@@ -205,7 +207,7 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
                 medianOf(repeats, async () => {
                     removeDir(downloadDir);
                     fs.mkdirSync(downloadDir);
-                    const run = await timed(teardown, downloadDir, () => downloadObjects(moto.s3(), tars.map((t) => t.Key), downloadDir));
+                    const run = await timed(downloadDir, () => downloadObjects(moto.s3(), tars.map((t) => t.Key), downloadDir));
                     return run.seconds;
                 }),
             );
@@ -214,7 +216,7 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
                 startupSeconds = await phases.run(`barman-cloud start-up (barman-cloud-backup-list x${repeats})`, () =>
                     medianOf(repeats, async () => {
                         const start = performance.now();
-                        await onlyBackupId(teardown, servers, DESTINATION, server);
+                        await onlyBackupId(servers, DESTINATION, server);
                         return (performance.now() - start) / 1000;
                     }),
                 );
@@ -261,13 +263,13 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
             medianOf(repeats, async (i) => {
                 const target = path.join(workDir, `unpack-${i}`);
                 fs.mkdirSync(target);
-                const run = await timed(teardown, target, () => tool(target));
+                const run = await timed(target, () => tool(target));
                 removeDir(target);
                 return run.seconds;
             });
         const pythonUnpack = await phases.run(`unpack (Python tarfile, as barman; x${repeats})`, () => unpackInto((dir) => codecs.unpack(plainTar, dir)));
         const gnuUnpack = await phases.run(`unpack (GNU tar, for reference; x${repeats})`, () =>
-            unpackInto((dir) => teardown.run("tar", ["-xf", plainTar, "-C", dir], { env: { PATH: systemPath() }, timeoutMs })),
+            unpackInto((dir) => runChecked("tar", ["-xf", plainTar, "-C", dir], { env: { PATH: systemPath() }, timeoutMs })),
         );
 
         // Compressions barman-cloud could not write here, as codecs on the same tar.
@@ -319,7 +321,6 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
         };
     } finally {
         say("cleaning up");
-        await teardown.runAll();
-        stopHandlingSignals();
+        await teardown.runAll().catch((err: Error) => options.log(err.message));
     }
 }

@@ -1,10 +1,11 @@
-// Shared by the `npm run bench` parts: which machine the figures come from, a teardown that
-// also runs on Ctrl-C, timing of commands (with the writeback they cause) and a text table.
+// Shared by the `npm run bench` parts: which machine the figures come from, timing of commands (with the
+// writeback they cause) and a text table. Cleanup is local/teardown.ts's: each part runs in a scope of
+// processTeardown, which also runs on Ctrl-C.
 
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { RunOptions, RunResult, runChecked, runProcess } from "../local/processes";
+import { runChecked, runProcess } from "../local/processes";
 
 export const MIB = 1024 * 1024;
 
@@ -48,88 +49,6 @@ export async function machineInfo(dir: string = os.tmpdir()): Promise<MachineInf
     };
 }
 
-/**
- * Cleanup steps that run once, newest first, when the benchmark ends, fails or is interrupted.
- * Commands started through it are killed (their whole process group) before the steps run, so
- * no upload or copy keeps writing into a directory being removed.
- */
-export class Teardown {
-    private readonly steps: { what: string; run: () => unknown }[] = [];
-    private readonly commandGroups = new Set<number>();
-    private done: Promise<void> | undefined;
-
-    constructor(private readonly log: (line: string) => void) {}
-
-    add(what: string, run: () => unknown): void {
-        this.steps.push({ what, run });
-    }
-
-    /** runChecked, with the command's process group killed by the teardown if it is still running. */
-    async run(command: string, args: string[], options: RunOptions): Promise<RunResult> {
-        let pid: number | undefined;
-        try {
-            return await runChecked(command, args, {
-                ...options,
-                onSpawn: (p) => {
-                    pid = p;
-                    this.commandGroups.add(p);
-                    options.onSpawn?.(p);
-                },
-            });
-        } finally {
-            if (pid !== undefined) {
-                this.commandGroups.delete(pid);
-            }
-        }
-    }
-
-    /** Runs every step (even after one fails); the same promise on every call. */
-    runAll(): Promise<void> {
-        this.done ??= (async () => {
-            for (const pid of this.commandGroups) {
-                try {
-                    process.kill(-pid, "SIGKILL");
-                } catch {
-                    // already gone
-                }
-            }
-            for (const step of this.steps.reverse()) {
-                try {
-                    await step.run();
-                } catch (err) {
-                    this.log(`cleanup: ${step.what} failed: ${(err as Error).message}`);
-                }
-            }
-        })();
-        return this.done;
-    }
-
-    /**
-     * Until the returned function is called, SIGINT/SIGTERM/SIGHUP run the teardown and exit.
-     * The servers run in their own process groups, so a terminal's Ctrl-C reaches only us.
-     */
-    exitOnSignals(): () => void {
-        const codes: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
-        const handler = (signal: NodeJS.Signals) => {
-            if (this.done) {
-                this.log(`${signal}: still cleaning up`);
-            } else {
-                this.log(`${signal}: stopping and cleaning up`);
-            }
-            // process.exit (not the default signal death) so processes.ts's exit hook kills any group left.
-            void this.runAll().finally(() => process.exit(codes[signal] ?? 1));
-        };
-        for (const signal of Object.keys(codes) as NodeJS.Signals[]) {
-            process.on(signal, handler);
-        }
-        return () => {
-            for (const signal of Object.keys(codes) as NodeJS.Signals[]) {
-                process.off(signal, handler);
-            }
-        };
-    }
-}
-
 export function seconds(fromMs: number, toMs: number = performance.now()): number {
     return Math.round((toMs - fromMs) / 10) / 100;
 }
@@ -163,8 +82,8 @@ export function dirBytes(dir: string): number {
 }
 
 /** Flushes the filesystem holding `dir`: writes still in the page cache count as not done yet. */
-export async function syncFilesystem(teardown: Teardown, dir: string): Promise<void> {
-    await teardown.run("sync", ["-f", dir], { env: process.env, timeoutMs: 600000 });
+export async function syncFilesystem(dir: string): Promise<void> {
+    await runChecked("sync", ["-f", dir], { env: process.env, timeoutMs: 600000 });
 }
 
 /** Left-aligned first column, the rest right-aligned. */

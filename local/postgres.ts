@@ -41,15 +41,69 @@ export function confValue(value: SettingValue): string {
     return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
 
+
+/**
+ * initdb runs once per process and initdb arguments; every server starts from a copy of that data dir.
+ * initdb costs 1-6 s (bootstrap of template1, more under load), a copy of its ~40 MB under 1 s, and the
+ * drill and the suites start a dozen servers. What differs per server (port, socket dir, settings) is
+ * appended by configure() to each copy. The copies share one system identifier, as the servers of one
+ * initdb would: nothing here tells clusters apart by it (each server archives under its own name).
+ */
+const templates = new Map<string, Promise<string>>();
+
+function initdbTemplate(user: ServiceUser, initdbArgs: string[]): Promise<string> {
+    const key = JSON.stringify([user.uid, initdbArgs]);
+    let template = templates.get(key);
+    if (!template) {
+        template = makeTemplate(user, initdbArgs);
+        templates.set(key, template);
+        // A failed initdb is not cached: the next server tries again and reports its own error.
+        template.catch(() => templates.delete(key));
+    }
+    return template;
+}
+
+async function makeTemplate(user: ServiceUser, initdbArgs: string[]): Promise<string> {
+    const baseDir = makeTempDir("pg-template", user);
+    const pwfile = path.join(baseDir, "pwfile");
+    const dataDir = path.join(baseDir, "data");
+    try {
+        writeOwnedFile(pwfile, `${LocalPostgres.PASSWORD}\n`, user, 0o600);
+        await runChecked(
+            path.join(postgresBinDir(), "initdb"),
+            [
+                "-D", dataDir,
+                "-U", LocalPostgres.SUPERUSER,
+                `--pwfile=${pwfile}`,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E", "UTF8",
+                "--no-locale",
+                "--no-sync",
+                ...initdbArgs,
+            ],
+            { env: { PATH: systemPath(), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC" }, runAs: user.runAs, timeoutMs: 120000 },
+        );
+        fs.rmSync(pwfile);
+        return dataDir;
+    } catch (err) {
+        removeDir(baseDir);
+        throw err;
+    }
+}
+
 export class LocalPostgres {
+    static readonly SUPERUSER = "postgres";
+    static readonly PASSWORD = "drstack-local";
     readonly host = LOOPBACK;
-    readonly superuser = "postgres";
-    readonly password = "drstack-local";
+    readonly superuser = LocalPostgres.SUPERUSER;
+    readonly password = LocalPostgres.PASSWORD;
     private process: ManagedProcess | undefined;
 
     private constructor(
         readonly baseDir: string,
-        readonly port: number,
+        /** Changes only while starting, if the port first picked was taken meanwhile. */
+        public port: number,
         readonly user: ServiceUser,
         readonly env: NodeJS.ProcessEnv,
     ) {}
@@ -108,8 +162,18 @@ export class LocalPostgres {
         try {
             server = new LocalPostgres(baseDir, await freePort(), user, env);
             await prepare(server);
-            await server.launch(options.startTimeoutMs ?? defaultTimeoutMs);
-            return server;
+            for (let attempt = 1; ; attempt++) {
+                try {
+                    await server.launch(options.startTimeoutMs ?? defaultTimeoutMs);
+                    return server;
+                } catch (err) {
+                    // freePort()'s port can be taken before postgres binds it (by another server, or as the
+                    // local end of an outgoing connection): take another one (a later `port` line wins).
+                    if (attempt >= 3 || !/could not bind .*Address already in use/.test((err as Error).message)) throw err;
+                    server.port = await freePort();
+                    fs.appendFileSync(path.join(server.dataDir, "postgresql.conf"), `port = ${server.port}\n`);
+                }
+            }
         } catch (err) {
             if (server) {
                 await server.cleanup();
@@ -126,24 +190,9 @@ export class LocalPostgres {
     }
 
     private async init(options: PostgresOptions): Promise<void> {
-        const pwfile = path.join(this.baseDir, "pwfile");
-        writeOwnedFile(pwfile, `${this.password}\n`, this.user, 0o600);
-        await runChecked(
-            path.join(postgresBinDir(), "initdb"),
-            [
-                "-D", this.dataDir,
-                "-U", this.superuser,
-                `--pwfile=${pwfile}`,
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "-E", "UTF8",
-                "--no-locale",
-                "--no-sync",
-                ...(options.initdbArgs ?? []),
-            ],
-            { env: this.env, runAs: this.user.runAs, timeoutMs: 120000 },
-        );
-        fs.rmSync(pwfile);
+        const template = await initdbTemplate(this.user, options.initdbArgs ?? []);
+        // cp -a as the server's user: the copy keeps initdb's modes (0700 data dir, 0600 files).
+        await runChecked("cp", ["-a", template, this.dataDir], { env: this.env, runAs: this.user.runAs, timeoutMs: 120000 });
         this.configure(options.settings);
     }
 
@@ -174,17 +223,16 @@ export class LocalPostgres {
             fs.chownSync(this.logFile, this.user.uid, this.user.gid);
         }
         const proc = this.process;
-        await waitFor(
+        const outcome = await waitFor(
             `PostgreSQL on port ${this.port} to accept connections`,
             async () => {
-                if (!proc.running) {
-                    throw new Error(`PostgreSQL exited during startup:\n${this.logTail()}`);
-                }
+                // An exited server ends the wait at once (a thrown error would only be retried until the timeout).
+                if (!proc.running) return "exited" as const;
                 const client = this.newClient();
                 try {
                     await client.connect();
                     await client.query("SELECT 1");
-                    return true;
+                    return "accepting" as const;
                 } finally {
                     await client.end().catch(() => undefined);
                 }
@@ -193,6 +241,9 @@ export class LocalPostgres {
         ).catch((err: Error) => {
             throw new Error(`${err.message}\n${this.logTail()}`);
         });
+        if (outcome === "exited") {
+            throw new Error(`PostgreSQL exited during startup:\n${this.logTail()}`);
+        }
     }
 
     /** Starts the server again after stop() (same data dir, port and settings). */

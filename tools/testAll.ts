@@ -4,8 +4,11 @@
 // Policy: run every suite, fail at the end (exit 1 if any suite failed), so one run shows every failure.
 // Suites that start no server and share nothing (typecheck, unit, policies, policy:check, alerts) run
 // `--jobs` at a time, their output printed whole as each one ends; the suites that start PostgreSQL and
-// moto_server (integration, drill) run afterwards, one at a time and alone, their output streamed live, so
-// their timing-sensitive tests never compete with another suite for the two cores.
+// moto_server (integration, monitoring, drill) run afterwards, one at a time, their output streamed live.
+// Within the integration and drill suites, mocha runs two files at a time (`--parallel --jobs 2` in
+// package.json): those tests mostly wait (archive_timeout, barman-cloud's Python start-up, moto), each
+// file starts its own servers on its own ports, and each mocha worker only checks for leftovers of the
+// processes it started itself (local/processes.ts tags them per process).
 // The unit suite runs without mocha's --parallel: two suites at a time already keep both cores busy, and extra
 // mocha workers (each loading ts-node and the Pulumi SDK) only oversubscribe them (measured: see the PR report).
 
