@@ -67,12 +67,13 @@ export const s3ObjectLookup: ObjectLookup = async (bucket, prefix) => {
 };
 
 /**
- * The replica cluster (bootstrap `recovery`) is declared once a base backup it can restore exists
- * in this region's own bucket: the primary's, replicated here (barman-cloud keeps base backups under
- * `<server name>/base/`). It stays declared: once a cluster exists here, its bucket holds base
- * backups of the primary (barman retention never deletes the newest) or of this very cluster (a
- * demoted primary's own backups, or the replica's own ScheduledBackup), and either keeps the gate open.
- * A primary (bootstrap initdb) never waits.
+ * A cluster that bootstraps by `recovery` (topology.bootstrap: the non-home cluster, or a rebuilt one)
+ * recovers from the PEER cluster's archive replicated into this region's own bucket, whatever the
+ * role (the bootstrap never follows the role). It is declared once a base backup it can restore
+ * exists there (barman-cloud keeps base backups under `<server name>/base/`). It stays declared:
+ * once a cluster exists here, its bucket holds base backups of the peer (barman retention never
+ * deletes the newest) or of this very cluster (its own ScheduledBackup, e.g. after a promotion),
+ * and either keeps the gate open. A cluster bootstrapped by initdb never waits.
  */
 export async function replicaBackupGate(config: DrConfig, lookup: ObjectLookup = s3ObjectLookup): Promise<Gate> {
     const t = config.topology;
@@ -80,18 +81,19 @@ export async function replicaBackupGate(config: DrConfig, lookup: ObjectLookup =
         return { ready: true };
     }
     const bucket = config.names.bucket;
-    const primaryBase = `${BUCKET_PREFIXES.barman(t.primary.cluster)}base/`;
+    const source = { cluster: config.names.peerCluster, region: config.peerRegion };
+    const sourceBase = `${BUCKET_PREFIXES.barman(source.cluster)}base/`;
     const ownBase = `${BUCKET_PREFIXES.barman(config.names.cluster)}base/`;
-    if ((await lookup(bucket, primaryBase)) || (await lookup(bucket, ownBase))) {
+    if ((await lookup(bucket, sourceBase)) || (await lookup(bucket, ownBase))) {
         return { ready: true };
     }
-    const peer = config.peerStack ? stackOf(config.peerStack) : "<the primary stack>";
+    const peer = config.peerStack ? stackOf(config.peerStack) : "<the peer stack>";
     return {
         ready: false,
         waiting:
-            `the replica cluster ${config.names.cluster} waits: no base backup of ${t.primary.cluster} replicated into s3://${bucket}/${primaryBase} yet; ` +
-            `run \`pulumi up -s ${peer}\`, wait for its first ScheduledBackup (or run \`kubectl cnpg backup ${t.primary.cluster} -n ${config.kubernetes.namespace} ` +
-            `--method plugin --plugin-name ${BARMAN_CLOUD_PLUGIN}\` in ${t.primary.region}) and for S3 to replicate it, then \`pulumi up -s ${config.stack}\` again`,
+            `the replica cluster ${config.names.cluster} waits: no base backup of ${source.cluster} replicated into s3://${bucket}/${sourceBase} yet; ` +
+            `run \`pulumi up -s ${peer}\`, wait for its first ScheduledBackup (or run \`kubectl cnpg backup ${source.cluster} -n ${config.kubernetes.namespace} ` +
+            `--method plugin --plugin-name ${BARMAN_CLOUD_PLUGIN}\` in ${source.region}) and for S3 to replicate it, then \`pulumi up -s ${config.stack}\` again`,
     };
 }
 

@@ -204,21 +204,22 @@ describe("IRSA listing is scoped to the clusters' prefixes", () => {
             .filter(({ statement }) => statement.Effect === "Allow" && [].concat(statement.Action).some((a: string) => a === "s3:ListBucket" || a === "s3:*"));
     }
 
-    for (const [stack, source, options] of [
-        ["primary", "pg-acme-orders-use1", {}],
-        ["dr", "pg-acme-orders-use1", { peers: {} }],
+    for (const [stack, source, own, options] of [
+        ["primary", "pg-acme-orders-use1", "pg-acme-orders-use1", {}],
+        ["dr", "pg-acme-orders-use1", "pg-acme-orders-usw2", {}],
     ] as const) {
         it(`${stack}: the jobs list only the prefixes of ${source}, whose backups they verify; no IRSA role lists without a prefix condition`, async () => {
             const run = await runProgram(stack, {}, options);
             const jobs = listGrants(run).find((g) => g.role === "acme-orders-backup-jobs-irsa-permissions")!;
             assert.deepEqual(jobs.statement.Condition, {
-                StringLikeIfExists: { "s3:prefix": [`logical/${source}/*`, `${source}/*`, `verification/${source}/*`] },
+                // Verification results are keyed by the verifying region, then the verified cluster (static replication).
+                StringLikeIfExists: { "s3:prefix": [`logical/${source}/*`, `${source}/*`, `verification/${own}/${source}/*`] },
             });
-            assert.equal(listGrants(run).length, 2, "the cluster's and the jobs' IRSA roles");
+            assert.equal(listGrants(run).length, 3, "the cluster's, the jobs' and the fence check's IRSA roles");
             for (const { role, statement } of listGrants(run)) {
                 const prefixes: string[] = statement.Condition?.StringLikeIfExists?.["s3:prefix"] ?? statement.Condition?.StringLike?.["s3:prefix"] ?? [];
                 assert.ok(prefixes.length > 0, `${role} (${statement.Sid}) may list the bucket without a prefix condition`);
-                assert.ok(prefixes.every((p) => /^[a-z0-9-]+\/([a-z0-9-]+\/)?\*$/.test(p) && p !== "*"), `${role}: ${prefixes}`);
+                assert.ok(prefixes.every((p) => /^[a-z0-9-]+\/([a-z0-9-]+\/){0,2}\*$|^fence\/[a-z0-9-]+\.json$/.test(p) && p !== "*"), `${role}: ${prefixes}`);
             }
         });
     }

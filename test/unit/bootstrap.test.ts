@@ -2,6 +2,7 @@
 // stability" and "Race-free bootstrap"): each bootstrap state declares what it should and says
 // what it waits for; switching roles changes no replication resource of either stack.
 import { strict as assert } from "assert";
+import { EMERGENCY_DR, PROMOTE_DR } from "../support/promotion";
 import { COMPONENT_TYPES, RESOURCE_TYPES as T } from "../../model/contract";
 import { DEPLOYED_OBJECTS, DEPLOYED_PEERS } from "../support/mocks";
 import { Declared, Overrides, ProgramRun, runProgram, runProgramExpectingError, RunOptions } from "../support/program";
@@ -59,7 +60,7 @@ describe("first deployment: the replica cluster waits for a replicated base back
         );
         assert.equal(run.outputs.demotionToken, "");
         assert.equal(run.ofType(T.bucket).length, 1);
-        assert.equal(run.ofType(T.cronJob).length, 2, "the verification jobs are declared; they only read the bucket");
+        assert.equal(run.ofType(T.cronJob).length, 3, "the verification jobs and the fence check are declared; they only read the bucket");
     });
 
     it("no backup yet, bucket exists but holds only WAL: still waiting", async () => {
@@ -130,8 +131,8 @@ describe("switching roles changes no replication resource of either stack", () =
         ],
         dr: [
             { stack: "dr", overrides: {}, options: {} },
-            { stack: "dr", overrides: { "drstack:role": "primary" }, options: { peers: PRIMARY_DEMOTED } }, // planned switchover
-            { stack: "dr", overrides: { "drstack:role": "primary", "drstack:emergencyFailover": true }, options: {} }, // emergency failover, peer still says primary
+            { stack: "dr", overrides: PROMOTE_DR, options: { peers: PRIMARY_DEMOTED } }, // planned switchover
+            { stack: "dr", overrides: EMERGENCY_DR, options: {} }, // emergency failover, peer still says primary
             { stack: "dr", overrides: { "drstack:role": "standby" }, options: {} }, // failed back
         ],
     };

@@ -79,7 +79,7 @@ const VARIANTS: Variant[] = [
     {
         title: "dr restoring the primary's replicated archive (latest, an LSN)",
         stack: "dr",
-        options: { peers: {} },
+        options: {},
         overrides: {
             "drstack:restore": [
                 { name: "latest", target: "latest", source: "peer" },

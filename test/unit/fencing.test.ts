@@ -33,7 +33,7 @@ describe("DNS failover is data-plane only: static records, a fence alarm the non
     let away: ProgramRun;
     before(async () => {
         home = await runProgram("primary");
-        away = await runProgram("dr", {}, { peers: {} });
+        away = await runProgram("dr", {});
     });
 
     it("the shipped pair declares exactly one PRIMARY and one SECONDARY record for the name", () => {
@@ -105,7 +105,7 @@ describe("fence check CronJob and fence marker", () => {
         describe(`${stack} stack`, () => {
             let run: ProgramRun;
             before(async () => {
-                run = await runProgram(stack, {}, stack === "dr" ? { peers: {} } : {});
+                run = await runProgram(stack, {}, {});
             });
             const names = fenceCheckObjectNames(self);
 

@@ -59,6 +59,8 @@ const KUBE_STATE_METRICS: [string, string[]][] = [
     ["kube_cronjob_next_schedule_time", ["namespace", "cronjob"]],
     ["kube_job_status_failed", ["namespace", "job_name", "reason"]],
     ["kube_job_status_succeeded", ["namespace", "job_name"]],
+    ["kube_job_status_active", ["namespace", "job_name"]],
+    ["kube_job_status_start_time", ["namespace", "job_name"]],
     ["kube_job_owner", ["namespace", "job_name", "owner_kind", "owner_name", "owner_is_controller"]],
 ];
 
@@ -159,14 +161,14 @@ function contractProblems(run: ProgramRun, cluster: string, extraRules: { alert:
 describe("every metric the rules and the dashboard read has a declared producer, with the labels they match", () => {
     const variants: [string, string, string, RunOptions?][] = [
         ["primary as shipped", "primary", "pg-acme-orders-use1"],
-        ["dr as shipped", "dr", "pg-acme-orders-usw2", { peers: {} }],
+        ["dr as shipped", "dr", "pg-acme-orders-usw2", {}],
     ];
     for (const [title, stack, cluster, options] of variants) {
         it(title, async () => {
             const run = await runProgram(stack, {}, options);
             assert.ok(run.ofType(T.prometheusRule).length === 1 && run.one(T.prometheusRule).inputs.spec.groups.length > 0);
             // The peer stack as shipped declares what this stack's dashboard may read from the peer region.
-            const peer = stack === "dr" ? await runProgram("primary") : await runProgram("dr", {}, { peers: {} });
+            const peer = stack === "dr" ? await runProgram("primary") : await runProgram("dr", {});
             assert.deepEqual(contractProblems(run, cluster, [], peer), []);
         });
     }
@@ -189,8 +191,8 @@ describe("every metric the rules and the dashboard read has a declared producer,
         const problems = contractProblems(noMonitor, cluster);
         assert.ok(problems.some((p) => p.startsWith("alert DrWalArchiveStale: cnpg_")), problems.join("\n"));
         assert.ok(problems.some((p) => p.includes("barman_cloud_cloudnative_pg_io_last_available_backup_timestamp has no producer")), problems.join("\n"));
-        // The dr stack's replication panel reads the primary's metrics: without that stack, no producer.
-        const dr = await runProgram("dr", {}, { peers: {} });
-        assert.match(contractProblems(dr, "pg-acme-orders-usw2").join("\n"), /ReplicationLatency of backups-acme-orders-us-east-1 needs a replication rule with metrics enabled/);
+        // The replication panel reads this stack's own replication metrics: without its rules, no producer.
+        const noReplication = { ...run, ofType: (t: string) => (t === T.bucketReplication ? [] : run.ofType(t)) } as ProgramRun;
+        assert.match(contractProblems(noReplication, cluster).join("\n"), /ReplicationLatency of backups-acme-orders-us-east-1 needs a replication rule with metrics enabled/);
     });
 });

@@ -95,7 +95,11 @@ describe("drstack:restore: point-in-time restores as stack settings", function (
         const declared = run.ofType(T.cnpgCluster).find((r) => r.inputs.metadata.name === `${USE1}-restore-orders`)!;
         assert.deepEqual(declared.replaceOnChanges, ["spec.bootstrap", "spec.externalClusters"]);
         assert.equal(declared.deleteBeforeReplace, true, "the name is fixed: the old cluster must go first");
-        assert.deepEqual(run.ofType(T.cnpgCluster).find((r) => r.inputs.metadata.name === USE1)!.replaceOnChanges, []);
+        // The stack's own cluster is replaced only by a rebuild (drstack:rebuildGeneration), never by a restore.
+        assert.deepEqual(run.ofType(T.cnpgCluster).find((r) => r.inputs.metadata.name === USE1)!.replaceOnChanges, [
+            "spec.bootstrap",
+            'metadata.annotations["drstack.io/rebuild-generation"]',
+        ]);
     });
 
     it("removing the setting removes the clusters (none declared without it)", async () => {
@@ -106,7 +110,7 @@ describe("drstack:restore: point-in-time restores as stack settings", function (
     });
 
     it("on the standby stack, restores the primary's archive as replicated into its own bucket", async () => {
-        const dr = await runProgram("dr", { "drstack:restore": [{ name: "orders", target: { lsn: "0/16B3748" }, source: "peer" }] }, { peers: {} });
+        const dr = await runProgram("dr", { "drstack:restore": [{ name: "orders", target: { lsn: "0/16B3748" }, source: "peer" }] });
         const c = restoreCluster(dr, `${USW2}-restore-orders`);
         assert.deepEqual(c.spec.bootstrap.recovery, { source: USE1, database: "app", owner: "app", recoveryTarget: { targetLSN: "0/16B3748" } });
         assert.equal(c.spec.externalClusters[0].plugin.parameters.barmanObjectName, clusterObjectNames(USE1).replicatedArchiveObjectStore);

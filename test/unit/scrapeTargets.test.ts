@@ -2,6 +2,7 @@
 // cluster, and a Pushgateway for the jobs' results when drstack:backups.pushgatewayUrl is unset.
 // Also: no workload references a Secret, ConfigMap or ServiceAccount the stack does not declare.
 import { strict as assert } from "assert";
+import { PROMOTE_DR } from "../support/promotion";
 import { clusterObjectNames, RESOURCE_TYPES as T } from "../../model/contract";
 import { Declared, ProgramRun, RunOptions, runProgram, Secret } from "../support/program";
 
@@ -34,7 +35,7 @@ describe("scrape targets, primary stack as shipped", () => {
 
     it("deploys a pinned, non-root, read-only Pushgateway, scraped with honorLabels, that every job publishes to", () => {
         const name = clusterObjectNames(USE1).pushgateway;
-        const deployment = run.one(T.deployment);
+        const deployment = run.ofType(T.deployment).find((d) => d.inputs.metadata.name === name)!;
         const pod = podSpec(deployment);
         const container = pod.containers[0];
         assert.match(container.image, /^prom\/pushgateway:v1\.\d+\.\d+$/);
@@ -49,7 +50,7 @@ describe("scrape targets, primary stack as shipped", () => {
         assert.deepEqual(monitor.inputs.spec.podMetricsEndpoints, [{ port: container.ports[0].name, honorLabels: true }]);
         assert.deepEqual(monitor.inputs.spec.selector.matchLabels, deployment.inputs.spec.selector.matchLabels);
         const url = `http://${name}.databases.svc:${port}`;
-        assert.equal(run.ofType(T.cronJob).length, 3);
+        assert.equal(run.ofType(T.cronJob).length, 4, "the three backup jobs and the fence check");
         for (const job of run.ofType(T.cronJob)) {
             assert.equal(env(job).PUSHGATEWAY_URL, url, job.name);
         }
@@ -58,7 +59,8 @@ describe("scrape targets, primary stack as shipped", () => {
 
     it("gives the jobs the bucket key ARN, so every upload names the key the bucket policy accepts", () => {
         const keyArn = run.one(T.bucketEncryption).inputs.rules[0].applyServerSideEncryptionByDefault.kmsMasterKeyId;
-        for (const job of run.ofType(T.cronJob)) {
+        // The fence check only reads (its marker); every other job uploads.
+        for (const job of run.ofType(T.cronJob).filter((j) => j.inputs.metadata.labels["drstack.io/job"] !== "fence-check")) {
             assert.equal(env(job).S3_SSE_KMS_KEY_ID, keyArn, job.name);
         }
     });
@@ -70,7 +72,7 @@ describe("scrape targets, with a Pushgateway and monitor labels given", () => {
             "drstack:backups.pushgatewayUrl": "http://pushgateway.monitoring:9091",
             "drstack:alerts.monitorLabels": { prometheus: "platform" },
         });
-        assert.equal(run.ofType(T.deployment).length, 0);
+        assert.equal(run.ofType(T.deployment).filter((d) => d.inputs.metadata.name === clusterObjectNames(USE1).pushgateway).length, 0);
         assert.equal(run.ofType(T.podMonitor).length, 1);
         assert.deepEqual(run.one(T.podMonitor).inputs.metadata.labels, { prometheus: "platform" });
         for (const job of run.ofType(T.cronJob)) {
@@ -129,7 +131,7 @@ export function danglingReferences(run: ProgramRun): string[] {
 describe("no workload references an object the stack does not declare", () => {
     const variants: [string, string, Record<string, unknown>, RunOptions?][] = [
         ["primary as shipped", "primary", {}],
-        ["dr as shipped", "dr", {}, { peers: {} }],
+        ["dr as shipped", "dr", {}, {}],
         [
             "primary with grants and a given Pushgateway",
             "primary",
@@ -142,8 +144,8 @@ describe("no workload references an object the stack does not declare", () => {
         [
             "dr promoted by a planned switchover (its logical backup is declared there)",
             "dr",
-            { "drstack:role": "primary" },
-            { peers: { "acme/drstack/primary": { role: "standby", demotionToken: "token-of-the-demoted-primary" } } },
+            PROMOTE_DR,
+            { peers: { "acme/drstack/primary": { role: "standby", demotionToken: "token-of-the-demoted-primary", backupBucket: "backups-acme-orders-us-east-1" } } },
         ],
     ];
     for (const [title, stack, overrides, options] of variants) {

@@ -60,12 +60,13 @@ for (const [stack, peers] of [
             assert.deepEqual([...new Set(clusters)], [c.topology.verifiedCluster]);
         });
 
-        it("charts S3 replication where it runs: from the primary's bucket and region", () => {
+        it("charts S3 replication where it runs: from this stack's own bucket and region (replication is static)", () => {
             const map = run.ofType(RESOURCE_TYPES.configMap).find((m) => m.inputs.metadata.labels?.grafana_dashboard === "1")!;
             const dashboard = JSON.parse(Object.values(map.inputs.data as Record<string, string>)[0]);
             const cloudwatch = dashboard.panels.flatMap((p: any) => p.targets).find((t: any) => t.metricName !== undefined);
-            assert.equal(cloudwatch.region, c.topology.primary.region);
-            assert.equal(cloudwatch.dimensions.SourceBucket, c.topology.primary.bucket);
+            assert.equal(cloudwatch.region, c.region);
+            assert.equal(cloudwatch.dimensions.SourceBucket, c.names.bucket);
+            assert.equal(cloudwatch.dimensions.DestinationBucket, c.names.peerBucket);
         });
     });
 }
