@@ -4,6 +4,7 @@
 // region verifies, which bucket holds what) is worked out here so no consumer re-derives it.
 // DrConfig is the schema's output type with these derived parts: nothing restates a setting.
 
+import { LOGICAL_BACKUP_SLOW_SECONDS } from "../model/alertCatalog";
 import { clusterObjectNames } from "../model/contract";
 import { toDaysCeil } from "../model/duration";
 import { backupBucketName, backupKeyAlias, clusterName } from "../model/naming";
@@ -130,6 +131,8 @@ interface Derived {
         verificationMaxAgeSeconds: number;
         /** S3 replication latency above which objects miss the RTC SLA. */
         replicationLatencySeconds: number;
+        /** A logical backup run still active after this is slow (seed 004: an upload over 20 minutes). */
+        logicalBackupSlowSeconds: number;
     };
 }
 
@@ -250,6 +253,7 @@ export function derive(c: Settings, region: string, stack: string, interval: Sch
             logicalBackupMaxAgeSeconds: interval.logicalBackup + BACKUP_GRACE_SECONDS,
             verificationMaxAgeSeconds: interval.verification + VERIFICATION_GRACE_SECONDS,
             replicationLatencySeconds: RTC_REPLICATION_BOUND_SECONDS,
+            logicalBackupSlowSeconds: LOGICAL_BACKUP_SLOW_SECONDS,
         },
     };
 }

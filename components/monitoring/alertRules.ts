@@ -12,7 +12,7 @@
 // are verified (config topology.verifiedCluster: on the DR stack, the primary's replicated backups).
 
 import { DrConfig } from "../../config";
-import { ALERT, ALERTS, AlertName, LOGICAL_BACKUP_SIZE_CHANGE_RATIO, LOGICAL_BACKUP_SLOW_SECONDS, runbookAnchor } from "../../model/alertCatalog";
+import { ALERT, ALERTS, AlertName, LOGICAL_BACKUP_SIZE_CHANGE_RATIO, runbookAnchor } from "../../model/alertCatalog";
 import { configKey, EXTERNAL_METRICS as M, JOB_METRICS as J, JOB_METRIC_LABELS, jobNames } from "../../model/contract";
 import { formatDuration } from "../../model/duration";
 import { HEARTBEAT_INTERVAL_SECONDS } from "../../model/rpo";
@@ -168,13 +168,13 @@ export function alertRuleGroups(c: DrConfig): { groups: RuleGroup[] } {
         // active and started more than the limit ago, owned by the logical backup CronJob.
         rule(
             ALERT.DrLogicalBackupSlow,
-            `(time() - ${M.jobStartTime}{namespace="${ns}"} > ${LOGICAL_BACKUP_SLOW_SECONDS})` +
+            `(time() - ${M.jobStartTime}{namespace="${ns}"} > ${c.alerts.logicalBackupSlowSeconds})` +
                 ` and on (namespace, job_name) (${M.jobActive}{namespace="${ns}"} > 0)` +
                 ` and on (namespace, job_name) ${M.jobOwner}{namespace="${ns}", owner_kind="CronJob", owner_name="${jobs.logicalBackup}"}`,
             "0m",
             "warning",
-            `A logical backup of ${cluster} runs for more than ${d(LOGICAL_BACKUP_SLOW_SECONDS)}`,
-            `A run of CronJob ${jobs.logicalBackup} (dump and upload) is still active after ${d(LOGICAL_BACKUP_SLOW_SECONDS)}: ` +
+            `A logical backup of ${cluster} runs for more than ${d(c.alerts.logicalBackupSlowSeconds)}`,
+            `A run of CronJob ${jobs.logicalBackup} (dump and upload) is still active after ${d(c.alerts.logicalBackupSlowSeconds)}: ` +
                 "the database grew, S3 is slow, or the job hangs; the next scheduled run may overlap or be skipped.",
         ),
     ];

@@ -1,6 +1,7 @@
 // The drill's time-scaled alert rules keep everything of the production rules but their duration
 // thresholds and `for:`; the PromQL reading finds what a rule reads; the AlertWatcher's bookkeeping.
 import { strict as assert } from "assert";
+import { LOGICAL_BACKUP_SIZE_CHANGE_RATIO } from "../../model/alertCatalog";
 import { parser } from "@prometheus-io/lezer-promql";
 import { alertRuleGroups } from "../../components/monitoring/alertRules";
 import { parseConfig } from "../../config";
@@ -45,8 +46,9 @@ describe("drill alert rules scaled by the time scale", () => {
                         const before = numberLiteralsIn(rule.expr);
                         const after = numberLiteralsIn(s.expr);
                         before.forEach((n, i) => {
-                            // A comparison with 0 is a condition, not a duration; every other number is a threshold in seconds.
-                            const expected = n === 0 ? 0 : n / timeScale;
+                            // A comparison with 0 is a condition and the size-change ratio is dimensionless, not
+                            // durations; every other number is a threshold in seconds.
+                            const expected = n === 0 || n === LOGICAL_BACKUP_SIZE_CHANGE_RATIO ? n : n / timeScale;
                             assert.ok(Math.abs(after[i] - expected) < 1e-9, `${rule.alert}: ${n} became ${after[i]}, expected ${expected}`);
                             scaledThresholds += n === 0 ? 0 : 1;
                         });
