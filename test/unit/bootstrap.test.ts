@@ -119,7 +119,9 @@ function replicationResources(run: ProgramRun): Map<string, unknown> {
     return new Map(owned.map((r) => [`${r.type}::${r.name}`, r.inputs]));
 }
 
-describe("switching roles changes no replication resource of either stack", () => {
+describe("switching roles changes no replication resource of either stack", function () {
+    // Four program runs per test: allow for a loaded 2-core machine.
+    this.timeout(180_000);
     const PRIMARY_DEMOTED = { [PRIMARY_STACK]: { role: "standby", demotionToken: "token", backupBucket: USE1_BUCKET }, [DR_STACK]: { role: "standby", backupBucket: USW2_BUCKET } };
     const DR_PROMOTED = { [PRIMARY_STACK]: { role: "standby", demotionToken: "token", backupBucket: USE1_BUCKET }, [DR_STACK]: { role: "primary", backupBucket: USW2_BUCKET } };
     const variants: Record<string, { stack: string; overrides: Overrides; options: RunOptions }[]> = {
