@@ -5,10 +5,12 @@
 // Suites that start no server and share nothing (typecheck, unit, policies, policy:check, alerts) run
 // `--jobs` at a time, their output printed whole as each one ends; the suites that start PostgreSQL and
 // moto_server (integration, monitoring, drill) run afterwards, one at a time, their output streamed live.
-// Within the integration and drill suites, mocha runs two files at a time (`--parallel --jobs 2` in
-// package.json): those tests mostly wait (archive_timeout, barman-cloud's Python start-up, moto), each
-// file starts its own servers on its own ports, and each mocha worker only checks for leftovers of the
-// processes it started itself (local/processes.ts tags them per process).
+// Within the integration suite, mocha runs two files at a time (`--parallel --jobs 2` in package.json):
+// those tests mostly wait (archive_timeout, barman-cloud's Python start-up, moto), each file starts its
+// own servers on its own ports, and each mocha worker only checks for leftovers of the processes it
+// started itself (local/processes.ts tags them per process). The drill suite runs its files one at a
+// time: its scenarios judge measured loss against bounds scaled from the stack's settings, and a second
+// file's load pushed a log-shipping scenario past its predicted bound in a fresh-clone run.
 // The unit suite runs without mocha's --parallel: two suites at a time already keep both cores busy, and extra
 // mocha workers (each loading ts-node and the Pulumi SDK) only oversubscribe them (measured: see the PR report).
 
