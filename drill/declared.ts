@@ -99,10 +99,8 @@ export async function declaredTopology(stack: string, overrides: Overrides = {})
     const peers = peersFromStackFiles();
     const runs = [];
     for (const s of pairOf(stack)) {
+        // runProgram returns once the SDK's RPCs have drained, so the next run's mock monitor sees none of them.
         runs.push({ stack: s, run: await runProgram(s, overrides, { peers }) });
-        // Components register their outputs after the run resolves; the next run re-points the
-        // mock monitor (a new one per stack), which would reject those late calls.
-        await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     const clusters = runs.flatMap(({ stack: s, run }) => run.ofType(RESOURCE_TYPES.cnpgCluster).map((r) => ({ stack: s, run, r, spec: spec(r) })));
     // CloudNativePG replica clusters (docs/src/replica_cluster.md): replica.primary names the
