@@ -193,10 +193,11 @@ describe("physical backups: WAL archive + base backup + restore verification", f
                 const [{ segment }] = await pg!.query<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS segment");
                 await waitArchived(pg!, segment, "the first heartbeat's segment", 180000);
                 const uploadSeconds = (Date.now() - switchedAt) / 1000;
-                // archive_timeout at least twice one upload, so the verification's replay (one
-                // barman-cloud-wal-restore per segment, as costly as an upload) outruns the segment switches
-                // of a server that goes on beating; the allowance twice one upload plus the wind-down.
-                const archiveTimeoutSeconds = Math.max(10, Math.ceil(2 * uploadSeconds));
+                // archive_timeout four times one upload, so the verification's replay (one
+                // barman-cloud-wal-restore per segment, about as costly as an upload: 5 s upload, 8 s restore
+                // seen under load) outruns the segment switches of a server that goes on beating and ends;
+                // the allowance twice one upload plus the wind-down.
+                const archiveTimeoutSeconds = Math.max(10, Math.ceil(4 * uploadSeconds));
                 const uploadAllowanceSeconds = Math.ceil(2 * uploadSeconds) + WIND_DOWN_SECONDS;
                 const rpoSeconds = pointInTimeRestoreBoundSeconds(archiveTimeoutSeconds, uploadAllowanceSeconds) + HEARTBEAT_SECONDS;
                 await pg!.query(`ALTER SYSTEM SET archive_timeout = ${archiveTimeoutSeconds}`);
@@ -209,7 +210,7 @@ describe("physical backups: WAL archive + base backup + restore verification", f
                 if (moreIdleMs > 0) {
                     await sleep(moreIdleMs);
                 }
-                const r = await jobs!.run("verify-physical.sh", verifyEnv({ RPO_SECONDS: String(rpoSeconds), VERIFY_TIMEOUT_SECONDS: "600" }));
+                const r = await jobs!.run("verify-physical.sh", verifyEnv({ RPO_SECONDS: String(rpoSeconds), VERIFY_TIMEOUT_SECONDS: "600" }), { timeoutMs: 720000 });
                 const lastAppCommitAge = (Date.now() - lastCommit) / 1000;
                 const settings =
                     `one upload took ${uploadSeconds.toFixed(1)} s: archive_timeout ${archiveTimeoutSeconds}s, upload allowance ${uploadAllowanceSeconds}s, ` +
@@ -242,9 +243,14 @@ describe("physical backups: WAL archive + base backup + restore verification", f
                 .filter((n): n is string => n !== undefined);
             const backups = await listKeys(moto!.s3(), bucket, `barman/${server}/base/`);
             assert.equal(backups.filter((k) => k.endsWith("backup.info")).length, 1);
-            // A segment after the base backup's own, before the newest: replay needs it to go on.
-            assert.ok(wals.length >= 5, `enough archived segments: ${wals.join(", ")}`);
-            const victim = wals[wals.length - 3];
+            // The first segment after the base backup's end, before the newest: replay needs it to go on, and
+            // stops there at once (replaying the rest would cost one barman-cloud-wal-restore per segment).
+            const info = (await getObject(moto!.s3(), bucket, backups.find((k) => k.endsWith("backup.info"))!)).toString();
+            const endWal = /^end_wal=([0-9A-F]{24})$/m.exec(info)?.[1];
+            assert.ok(endWal, `backup.info names its end_wal:\n${info}`);
+            const after = wals.filter((w) => w > endWal);
+            assert.ok(after.length >= 2, `archived segments after the backup's end ${endWal}: ${after.join(", ")}`);
+            const victim = after[0];
             await moto!.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: `barman/${server}/wals/${victim.slice(0, 16)}/${victim}.gz` }));
 
             const r = await jobs!.run("verify-physical.sh", verifyEnv({ RPO_SECONDS: "300" }));
