@@ -64,6 +64,8 @@ export interface DeclaredFenceMarker {
 /** The fence-check CronJob (label drstack.io/job: fence-check). */
 export interface DeclaredFenceCheck {
     cronJob: string;
+    /** The CronJob's namespace: the job fences the Cluster of that name in it. */
+    namespace: string;
     schedule: string;
     /** The longest gap between two runs of the schedule, in seconds (production time). */
     intervalSeconds: number;
@@ -201,7 +203,7 @@ function fenceCheckOf(run: ProgramRun): DeclaredFenceCheck | undefined {
     }
     const concurrencyPolicy = o.spec?.concurrencyPolicy ?? "Allow";
     if (!["Forbid", "Allow", "Replace"].includes(concurrencyPolicy)) throw new Error(`${at}: concurrencyPolicy ${concurrencyPolicy} is not a Kubernetes CronJob policy`);
-    return { cronJob: String(o.metadata?.name), schedule, intervalSeconds: maxIntervalSeconds(schedule), env, concurrencyPolicy };
+    return { cronJob: String(o.metadata?.name), namespace: String(o.metadata?.namespace), schedule, intervalSeconds: maxIntervalSeconds(schedule), env, concurrencyPolicy };
 }
 
 function replicationOf(run: ProgramRun, ownBucket: unknown): DeclaredStep["replication"] {
