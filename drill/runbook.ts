@@ -102,7 +102,8 @@ export type ClusterChange =
 
 const KNOWN_REPLICA_KEYS = new Set(["primary", "self", "source", "promotionToken", "minApplyDelay"]);
 
-function clusterOf(r: Declared, mainName: unknown): DeclaredCluster {
+/** Reads one declared CloudNativePG Cluster; refuses what the drill cannot apply. */
+export function parseCluster(r: Pick<Declared, "name" | "inputs">, mainName: unknown): DeclaredCluster {
     const o = unwrapSecrets(r.inputs) as Record<string, any>;
     const name = String(o.metadata?.name ?? "");
     const at = `Cluster ${name || r.name}`;
@@ -241,7 +242,9 @@ export class RunbookState {
         const files = listStacks();
         for (const s of stacks) {
             if (!files.includes(s)) throw new Error(`unknown stack ${JSON.stringify(s)}: no Pulumi.${s}.yaml (stacks: ${files.join(", ")})`);
-            const peer = readStackFile(s)["drstack:peerStack"];
+        }
+        for (const f of files) {
+            const peer = readStackFile(f)["drstack:peerStack"];
             if (typeof peer === "string") this.qualified[shortName(peer)] = peer;
         }
         for (const s of stacks) {
@@ -249,6 +252,15 @@ export class RunbookState {
         }
         const deployed = peersFromStackFiles();
         for (const s of stacks) this.outputs[this.qualified[s]] = seed === "deployed" ? { ...(deployed[this.qualified[s]] ?? {}) } : {};
+    }
+
+    /** An independent copy (e.g. to try two runbooks from the same deployed state). */
+    fork(): RunbookState {
+        const copy = new RunbookState(this.stacks);
+        for (const [k, v] of Object.entries(structuredClone(this.outputs))) copy.outputs[k] = v;
+        Object.assign(copy.config, structuredClone(this.config));
+        Object.assign(copy.declared, structuredClone(this.declared));
+        return copy;
     }
 
     /** Publishes an output the way `pulumi up --refresh` would (e.g. the demotionToken CloudNativePG set in the Cluster's status). */
@@ -280,7 +292,7 @@ export class RunbookState {
             stack: step.stack,
             overrides,
             outputs,
-            clusters: run.ofType(RESOURCE_TYPES.cnpgCluster).map((r) => clusterOf(r, outputs.postgresCluster)),
+            clusters: run.ofType(RESOURCE_TYPES.cnpgCluster).map((r) => parseCluster(r, outputs.postgresCluster)),
             fenceMarkers: fenceMarkersOf(run),
             fenceCheck: fenceCheckOf(run),
             dns: parseDns(run, String(region), (id) => ids.get(id)),
