@@ -237,8 +237,9 @@ export class RunbookState {
      * `seed` is what the backend holds before the first step: "deployed" (each stack file's role and
      * bucket, as the shipped pair runs; run a no-override step per stack to get every output), or
      * "never-deployed" (`pulumi stack init` only: no outputs at all, the first-deployment state).
+     * `baseOverrides`: settings every stack starts with (the drill's --overrides, e.g. streaming off).
      */
-    constructor(readonly stacks: string[], seed: "deployed" | "never-deployed" = "deployed") {
+    constructor(readonly stacks: string[], seed: "deployed" | "never-deployed" = "deployed", baseOverrides: Overrides = {}) {
         const files = listStacks();
         for (const s of stacks) {
             if (!files.includes(s)) throw new Error(`unknown stack ${JSON.stringify(s)}: no Pulumi.${s}.yaml (stacks: ${files.join(", ")})`);
@@ -251,13 +252,17 @@ export class RunbookState {
             if (!this.qualified[s]) throw new Error(`stack ${s}: no other stack names it in drstack:peerStack, so its outputs cannot be published to a StackReference`);
         }
         const deployed = peersFromStackFiles();
-        for (const s of stacks) this.outputs[this.qualified[s]] = seed === "deployed" ? { ...(deployed[this.qualified[s]] ?? {}) } : {};
+        for (const s of stacks) {
+            this.outputs[this.qualified[s]] = seed === "deployed" ? { ...(deployed[this.qualified[s]] ?? {}) } : {};
+            this.config[s] = { ...baseOverrides };
+        }
     }
 
     /** An independent copy (e.g. to try two runbooks from the same deployed state). */
     fork(): RunbookState {
         const copy = new RunbookState(this.stacks);
         for (const [k, v] of Object.entries(structuredClone(this.outputs))) copy.outputs[k] = v;
+        for (const k of Object.keys(copy.config)) delete copy.config[k];
         Object.assign(copy.config, structuredClone(this.config));
         Object.assign(copy.declared, structuredClone(this.declared));
         return copy;
