@@ -151,7 +151,7 @@ export class RunbookDrill {
         } else if (change.kind === "demote") {
             await this.rec.step(`CloudNativePG: demote ${cluster.name} (clean shutdown)`, () => this.serverOf(cluster.name).stop("fast"));
         } else if (change.kind === "rebuild") {
-            throw new Error(`${name}: declares a rebuild of ${cluster.name} (bootstrap ${after ? JSON.stringify(change.bootstrap) : ""}), which this scenario does not apply`);
+            throw new Error(`${name}: declares a rebuild of ${cluster.name} (bootstrap ${JSON.stringify(change.bootstrap)}), which this scenario does not apply`);
         }
         for (const marker of after.fenceMarkers) {
             const known = before.fenceMarkers.some((m) => m.bucket === marker.bucket && m.key === marker.key && m.content === marker.content);
