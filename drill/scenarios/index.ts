@@ -7,6 +7,7 @@ import { DrillSettings } from "../topology";
 import { ScenarioResult } from "../types";
 import { accidentalDeletion } from "./accidentalDeletion";
 import { backupVerification } from "./backupVerification";
+import { oldPrimaryReturns } from "./oldPrimaryReturns";
 import { plannedSwitchover } from "./plannedSwitchover";
 import { regionLoss } from "./regionLoss";
 import { buildResult } from "./result";
@@ -21,6 +22,7 @@ export const SCENARIOS: ScenarioDefinition[] = [
     { name: "accidental-deletion", title: "Accidental deletion: point-in-time restore to just before the DELETE", measure: accidentalDeletion },
     { name: "backup-verification", title: "Backup verification: the CronJobs' logical and physical restore checks", measure: backupVerification },
     { name: "planned-switchover", title: "Planned switchover: demote, then promote with zero loss", measure: plannedSwitchover },
+    { name: "old-primary-returns", title: "Old primary returns after an emergency failover: 0 writes through DNS, fenced within one job interval", measure: oldPrimaryReturns },
     { name: "storage-outage", title: "Storage outage: S3 down under load, no WAL missing afterwards", measure: storageOutage },
 ];
 
