@@ -9,6 +9,7 @@ import { accidentalDeletion } from "./accidentalDeletion";
 import { backupVerification } from "./backupVerification";
 import { plannedSwitchover } from "./plannedSwitchover";
 import { regionLoss } from "./regionLoss";
+import { firstDeployment } from "./firstDeployment";
 import { buildResult } from "./result";
 import { Measurement, Recorder, Sabotage, ScenarioDefinition } from "./scenario";
 import { storageOutage } from "./storageOutage";
@@ -22,6 +23,7 @@ export const SCENARIOS: ScenarioDefinition[] = [
     { name: "backup-verification", title: "Backup verification: the CronJobs' logical and physical restore checks", measure: backupVerification },
     { name: "planned-switchover", title: "Planned switchover: demote, then promote with zero loss", measure: plannedSwitchover },
     { name: "storage-outage", title: "Storage outage: S3 down under load, no WAL missing afterwards", measure: storageOutage },
+    { name: "first-deployment", title: "First deployment from empty buckets: the README sequence, each pulumi up as the program declares it", measure: firstDeployment },
 ];
 
 export async function runScenario(definition: ScenarioDefinition, settings: DrillSettings, sabotage: Sabotage = {}): Promise<ScenarioResult> {
