@@ -45,6 +45,11 @@ export const DEPLOYED_OBJECTS: Record<string, string[]> = (() => {
     };
 })();
 
+/** The id the mock provider assigns a resource: what another resource's input holds when it references it (e.g. healthCheckId). */
+export function mockResourceId(name: string): string {
+    return `${name}-id`;
+}
+
 /** The value the mock provider "generates" for a RandomPassword: tests look for it in plaintext. */
 export function mockPassword(name: string): string {
     return `mock-generated-password-${name}`;
@@ -78,7 +83,7 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
 const mocks: pulumi.runtime.Mocks = {
     newResource(args: pulumi.runtime.MockResourceArgs) {
         declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } };
+        return { id: mockResourceId(args.name), state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } };
     },
     call(args: pulumi.runtime.MockCallArgs) {
         invoked.push({ token: args.token, args: args.inputs });
