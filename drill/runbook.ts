@@ -16,6 +16,7 @@ import { cronProblem, maxIntervalSeconds } from "../model/schedule";
 import { mockResourceId } from "../tools/offline/mocks";
 import { Declared, Overrides, ProgramRun, runProgram, stackConfigWith } from "../tools/offline/program";
 import { peersFromStackFiles, unwrapSecrets } from "../tools/policyCheck";
+import { DeclaredReplicationRule, parseReplicationRules } from "./declared";
 import { DeclaredDns, parseDns } from "./runbookDns";
 import { decodePromotionToken, PromotionToken } from "./promotionToken";
 
@@ -68,6 +69,8 @@ export interface DeclaredFenceCheck {
     intervalSeconds: number;
     /** The container's env, by name (every value literal). */
     env: Record<string, string>;
+    /** spec.concurrencyPolicy: Forbid skips a run while the previous one still runs. */
+    concurrencyPolicy: "Forbid" | "Allow" | "Replace";
 }
 
 /** What one step declares for its stack. */
@@ -81,6 +84,8 @@ export interface DeclaredStep {
     fenceMarkers: DeclaredFenceMarker[];
     fenceCheck?: DeclaredFenceCheck;
     dns: DeclaredDns;
+    /** The S3 replication out of the stack's own bucket, when declared (what carries its fence marker to the peer). */
+    replication?: { sourceBucket: string; rules: DeclaredReplicationRule[] };
 }
 
 /** How a step changes the stack's own cluster: what the drill does to the local server. */
@@ -194,7 +199,16 @@ function fenceCheckOf(run: ProgramRun): DeclaredFenceCheck | undefined {
         if (typeof e.value !== "string") throw new Error(`${at}: env ${e.name} is not a literal value (valueFrom is not emulated)`);
         env[e.name] = e.value;
     }
-    return { cronJob: String(o.metadata?.name), schedule, intervalSeconds: maxIntervalSeconds(schedule), env };
+    const concurrencyPolicy = o.spec?.concurrencyPolicy ?? "Allow";
+    if (!["Forbid", "Allow", "Replace"].includes(concurrencyPolicy)) throw new Error(`${at}: concurrencyPolicy ${concurrencyPolicy} is not a Kubernetes CronJob policy`);
+    return { cronJob: String(o.metadata?.name), schedule, intervalSeconds: maxIntervalSeconds(schedule), env, concurrencyPolicy };
+}
+
+function replicationOf(run: ProgramRun, ownBucket: unknown): DeclaredStep["replication"] {
+    const configs = run.ofType(RESOURCE_TYPES.bucketReplication).filter((r) => r.inputs.bucket === ownBucket);
+    if (configs.length === 0) return undefined;
+    if (configs.length > 1) throw new Error(`${configs.length} BucketReplicationConfigs on ${ownBucket}; S3 allows one per bucket`);
+    return { sourceBucket: String(ownBucket), rules: parseReplicationRules(configs[0].inputs.rules, `BucketReplicationConfig ${configs[0].name}`) };
 }
 
 /** The stack short name a fully qualified peer reference (`org/project/stack`) points at. */
@@ -268,6 +282,7 @@ export class RunbookState {
             fenceMarkers: fenceMarkersOf(run),
             fenceCheck: fenceCheckOf(run),
             dns: parseDns(run, String(region), (id) => ids.get(id)),
+            replication: replicationOf(run, outputs.backupBucket),
         };
         this.config[step.stack] = overrides;
         this.outputs[this.qualified[step.stack]] = outputs;

@@ -1,6 +1,7 @@
 // Region loss under load: the primary is SIGKILLed and its region's bucket cut off; the standby
 // is promoted. "declared": the standby the stack declares (streaming only if it streams), judged
-// against drstack:rpo.region; a log-shipping bound is reported, never judged. "log-shipping": the
+// against drstack:rpo.region and failed over by the README's emergency runbook driven through the
+// program (emergencyFailover.ts); a log-shipping bound is reported, never judged. "log-shipping": the
 // streaming link already down (the degraded state DrStandbyNotStreaming alerts on), judged
 // against the predicted bound archive_timeout + upload + replication lag + poll.
 import { formatDuration } from "../../model/duration";
@@ -9,12 +10,17 @@ import { sleep } from "../../local/processes";
 import { lostCommits } from "../accounting";
 import { Topology } from "../topology";
 import { Workload } from "../workload";
+import { emergencyFailover } from "./emergencyFailover";
+import { RunbookDrill } from "./runbookApply";
 import { archiverStats, Measurement, randomBetween, rpoTarget, rtoTarget, promoteStandby, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
 
 export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioContext) => Promise<Measurement> {
     return async ({ settings: s, rec, sabotage, teardown }) => {
         const t = await rec.step("start topology (primary, warm standby, buckets, replication emulation)", () => Topology.start(s, { standby: true, ...sabotage }, teardown));
         const standby = t.standby!;
+        // The declared standby is failed over by the README's emergency runbook, through the program;
+        // the degraded log-shipping measurement (and its sabotage tests) promotes directly.
+        const runbook = mode === "declared" ? await RunbookDrill.deployed(rec, t) : undefined;
         const streaming = mode === "declared" && t.streams;
         if (mode === "declared" && !t.streams) {
             rec.notes.push(`The stacks declare no streaming (the replica Cluster's source ${t.primaryServer} has no connectionParameters): the standby receives WAL only from the standby bucket's archive.`);
@@ -42,9 +48,10 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             t.s3Link.cut();
             t.link!.cut();
             await t.replicator?.stop();
+            runbook?.regionLost(t.declared.stacks[0]);
         });
         await workload.stop();
-        const { rtoSeconds, present } = await promoteStandby(rec, t, disasterMs);
+        const { rtoSeconds, present } = runbook ? await emergencyFailover(rec, runbook, disasterMs) : await promoteStandby(rec, t, disasterMs);
         const loss = lostCommits(workload.acked, present, disasterMs);
 
         const replicated = t.replicator?.latenciesMs.length ?? 0;

@@ -1,5 +1,5 @@
 // scripts/fence-check.sh run as its CronJob runs it: S3 is the real moto_server; the Kubernetes
-// API is a STAND-IN (below), not a real API server: it serves GET of one CloudNativePG Cluster,
+// API is a STAND-IN (local/kubeApiStandIn.ts), not a real API server: it serves GET of one CloudNativePG Cluster,
 // applies JSON merge patches (RFC 7386) to it and records every request. The marker is written
 // with model/fence.ts, exactly as the promoted stack writes it, where replication delivers it.
 
@@ -7,11 +7,10 @@ import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
-import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import { FENCE_CHECK, fenceCheckEnv, FenceCheckRole, fenceMarkerBody, fenceMarkerKey, CNPG_FENCING } from "../../model/fence";
+import { KubeApiStandIn } from "../../local/kubeApiStandIn";
 import { MotoServer } from "../../local/motoServer";
 import { freePort, LOOPBACK } from "../../local/ports";
 import { FakePushgateway } from "../../local/pushgateway";
@@ -34,111 +33,8 @@ const PEER = "pg-test-usw2"; // promoted by emergency failover
 const NAMESPACE = "drstack";
 const TOKEN = "stand-in-service-account-token";
 const CLUSTER_PATH = `/apis/${CNPG_FENCING.apiGroup}/${CNPG_FENCING.apiVersion}/namespaces/${NAMESPACE}/${CNPG_FENCING.resource}/${CLUSTER}`;
+const API = { namespace: NAMESPACE, cluster: CLUSTER, token: TOKEN, spec: { instances: 2, replica: { self: CLUSTER, primary: CLUSTER, source: PEER } } };
 const M = FENCE_CHECK.metrics;
-
-interface ApiRequest {
-    method: string;
-    path: string;
-    contentType: string;
-    authorization: string;
-    body: string;
-}
-
-type Json = { [k: string]: unknown };
-
-function mergePatch(target: unknown, patch: unknown): unknown {
-    if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
-    const out: Json = typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Json) } : {};
-    for (const [k, v] of Object.entries(patch as Json)) {
-        if (v === null) delete out[k];
-        else out[k] = mergePatch(out[k], v);
-    }
-    return out;
-}
-
-/** STAND-IN for the Kubernetes API server: one Cluster object, bearer-token check, merge patch only. */
-class KubeApiStandIn {
-    readonly requests: ApiRequest[] = [];
-    cluster: Json = {};
-    /** When set, every request is answered with this status and a Kubernetes Status body. */
-    failWith: { code: number; message: string; methods: string[] } | undefined;
-
-    private constructor(private readonly server: http.Server, readonly port: number) {}
-
-    get url(): string {
-        return `${this.server instanceof https.Server ? "https" : "http"}://${LOOPBACK}:${this.port}`;
-    }
-
-    /** Plain HTTP, or HTTPS with `tls` (as the real API server, whose CA the pod gets). */
-    static async start(tls?: { key: string; cert: string }): Promise<KubeApiStandIn> {
-        const port = await freePort();
-        let api: KubeApiStandIn | undefined;
-        const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
-            const chunks: Buffer[] = [];
-            req.on("data", (c: Buffer) => chunks.push(c));
-            req.on("end", () => api!.handle(req, Buffer.concat(chunks).toString("utf8"), res));
-        };
-        const server = tls ? https.createServer(tls, listener) : http.createServer(listener);
-        api = new KubeApiStandIn(server, port);
-        await new Promise<void>((resolve, reject) => {
-            server.once("error", reject);
-            server.listen(port, LOOPBACK, () => resolve());
-        });
-        return api;
-    }
-
-    reset(annotations?: Record<string, string>): void {
-        this.requests.length = 0;
-        this.failWith = undefined;
-        this.cluster = {
-            apiVersion: `${CNPG_FENCING.apiGroup}/${CNPG_FENCING.apiVersion}`,
-            kind: "Cluster",
-            metadata: { name: CLUSTER, namespace: NAMESPACE, resourceVersion: "100", ...(annotations ? { annotations } : {}) },
-            spec: { instances: 2, replica: { self: CLUSTER, primary: CLUSTER, source: PEER } },
-        };
-    }
-
-    patches(): ApiRequest[] {
-        return this.requests.filter((r) => r.method === "PATCH");
-    }
-
-    annotation(): string | undefined {
-        return ((this.cluster.metadata as Json).annotations as Record<string, string> | undefined)?.[CNPG_FENCING.annotation];
-    }
-
-    private handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
-        const r: ApiRequest = {
-            method: req.method ?? "",
-            path: req.url ?? "",
-            contentType: String(req.headers["content-type"] ?? ""),
-            authorization: String(req.headers.authorization ?? ""),
-            body,
-        };
-        this.requests.push(r);
-        const answer = (code: number, object: unknown) => {
-            res.writeHead(code, { "Content-Type": "application/json" });
-            res.end(JSON.stringify(object));
-        };
-        const status = (code: number, message: string) => answer(code, { kind: "Status", apiVersion: "v1", status: "Failure", message, code });
-        if (r.authorization !== `Bearer ${TOKEN}`) return status(401, "Unauthorized");
-        if (this.failWith && this.failWith.methods.includes(r.method)) return status(this.failWith.code, this.failWith.message);
-        if (r.path !== CLUSTER_PATH) return status(404, `the server could not find the requested resource (${r.path})`);
-        if (r.method === "GET") return answer(200, this.cluster);
-        if (r.method === "PATCH") {
-            // Custom resources accept JSON patch and merge patch, not strategic merge patch.
-            if (r.contentType !== "application/merge-patch+json") return status(415, `unsupported patch type ${r.contentType}`);
-            this.cluster = mergePatch(this.cluster, JSON.parse(body)) as Json;
-            (this.cluster.metadata as Json).resourceVersion = String(Number((this.cluster.metadata as Json).resourceVersion) + 1);
-            return answer(200, this.cluster);
-        }
-        return status(405, `method ${r.method} not allowed`);
-    }
-
-    async stop(): Promise<void> {
-        this.server.closeAllConnections();
-        await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    }
-}
 
 describe("fence check: the old primary fences itself (S3 emulator + Kubernetes API stand-in)", function () {
     this.timeout(300000);
@@ -191,7 +87,7 @@ describe("fence check: the old primary fences itself (S3 emulator + Kubernetes A
         const m = (moto = await MotoServer.start());
         teardown.add("stop moto_server", () => m.stop());
         await m.createBucket(BUCKET, { versioning: true });
-        const a = (api = await KubeApiStandIn.start());
+        const a = (api = await KubeApiStandIn.start(API));
         teardown.add("stop the Kubernetes API stand-in", () => a.stop());
         const g = (gateway = await FakePushgateway.start());
         teardown.add("stop the pushgateway", () => g.stop());
@@ -316,7 +212,7 @@ describe("fence check: the old primary fences itself (S3 emulator + Kubernetes A
             const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
             const subject = ["-subj", `/CN=${LOOPBACK}`, "-addext", `subjectAltName=IP:${LOOPBACK}`];
             execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", key, "-out", cert, ...subject], { stdio: "ignore" });
-            tlsApi = await KubeApiStandIn.start({ key: fs.readFileSync(key, "utf8"), cert: fs.readFileSync(cert, "utf8") });
+            tlsApi = await KubeApiStandIn.start(API, { key: fs.readFileSync(key, "utf8"), cert: fs.readFileSync(cert, "utf8") });
             tlsApi.reset();
             const caFile = jobs!.writeFile("ca.crt", fs.readFileSync(cert, "utf8"));
             await deliverMarker(1);
