@@ -1,5 +1,5 @@
 // The two regions as the drill deploys them step by step from what each `pulumi up` declares
-// (drill/deploySteps.ts), and nothing else: a bucket in moto_server once declared; the replication
+// (drill/runbook.ts), and nothing else: a bucket in moto_server once declared; the replication
 // emulation of exactly the declared rules once declared; a Cluster once declared, as a PostgreSQL
 // server built the way its spec says (initdb, or barman-cloud-restore of the declared recovery
 // source from this region's own bucket, then following the primary: restore_command from that
@@ -7,13 +7,19 @@
 // backup is taken when it is created (a replica cluster backs up from its designated primary:
 // CloudNativePG docs/src/replica_cluster.md "Backup and Symmetric Architectures"), and a replica
 // cluster archives what it receives (archive_mode = always: pkg/postgres/configuration.go, v1.30.0).
+// The stack's heartbeat (components/monitoring/heartbeat.ts) commits on the writable cluster every
+// HEARTBEAT_INTERVAL_SECONDS, scaled like archive timing: without it an idle primary never fills a
+// segment, and a backup from a replica waits for its last segment to be archived.
 import { ListBucketsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { HEARTBEAT } from "../model/contract";
+import { HEARTBEAT_INTERVAL_SECONDS } from "../model/rpo";
 import { MotoServer } from "../local/motoServer";
 import { LocalPostgres } from "../local/postgres";
 import { runChecked } from "../local/processes";
 import { TcpProxy } from "../local/tcpProxy";
 import { Teardown } from "../local/teardown";
-import { DeclaredCluster, DeclaredStep, World } from "./deploySteps";
+import { declaredBucket, Objects } from "./deploySteps";
+import { DeclaredCluster, DeclaredStep } from "./runbook";
 import { Replicator } from "./replicator";
 import { DrillSettings } from "./topology";
 
@@ -54,14 +60,38 @@ export async function latestBackupId(moto: MotoServer, bucket: string, server: s
 }
 
 export class LocalDeployment {
-    readonly world: World = { deployed: {}, objects: {} };
+    /** The buckets and their keys as last read (refresh()). */
+    objects: Objects = {};
     readonly regions = new Map<string, LocalRegion>();
+    private heartbeating = true;
+    private readonly heartbeat: Promise<void>;
 
     constructor(
         readonly moto: MotoServer,
         readonly settings: DrillSettings,
         private readonly teardown: Teardown,
-    ) {}
+    ) {
+        this.heartbeat = this.heartbeatLoop();
+        teardown.add("stop the heartbeat", () => this.stopHeartbeat());
+    }
+
+    /** The writable cluster's server, if one runs (the heartbeat Deployment follows the -rw service). */
+    writable(): LocalCluster | undefined {
+        return [...this.regions.values()].map((r) => r.cluster).find((c) => c?.declared.writable && c.server.running);
+    }
+
+    private async heartbeatLoop(): Promise<void> {
+        const intervalMs = Math.max(200, (HEARTBEAT_INTERVAL_SECONDS / this.settings.timeScale) * 1000);
+        while (this.heartbeating) {
+            await this.writable()?.server.query(HEARTBEAT.sql).catch(() => undefined);
+            await new Promise((r) => setTimeout(r, intervalMs));
+        }
+    }
+
+    async stopHeartbeat(): Promise<void> {
+        this.heartbeating = false;
+        await this.heartbeat;
+    }
 
     region(stack: string): LocalRegion {
         if (!this.regions.has(stack)) this.regions.set(stack, { stack });
@@ -74,7 +104,7 @@ export class LocalDeployment {
     }
 
     /** Reads the buckets as an S3 lookup would now: every existing bucket and its keys. */
-    async refresh(): Promise<World> {
+    async refresh(): Promise<Objects> {
         const s3 = this.moto.s3();
         const { Buckets } = await s3.send(new ListBucketsCommand({}));
         const objects: Record<string, string[]> = {};
@@ -88,24 +118,26 @@ export class LocalDeployment {
             } while (token);
             objects[b.Name!] = keys;
         }
-        this.world.objects = objects;
-        return this.world;
+        this.objects = objects;
+        return objects;
     }
 
-    /** Deploys what the step declares and is not there yet; the stack's outputs become readable by its peer. */
+    /** Deploys what the step declares and is not there yet (the driver has published the stack's outputs). */
     async apply(step: DeclaredStep): Promise<void> {
+        const main = step.clusters.filter((c) => c.main);
+        if (main.length > 1) throw new Error(`stack ${step.stack} declares ${main.length} main Clusters`);
         const region = this.region(step.stack);
-        if (step.bucket && region.bucket === undefined) {
-            await this.moto.createBucket(step.bucket, { versioning: true });
-            region.bucket = step.bucket;
+        const bucket = declaredBucket(step);
+        if (bucket && region.bucket === undefined) {
+            await this.moto.createBucket(bucket, { versioning: true });
+            region.bucket = bucket;
         }
         if (step.replication && !region.replicator) this.startReplication(region, step.replication);
         if (!step.replication && region.replicator) throw new Error(`stack ${step.stack} no longer declares its replication: the drill does not emulate removing it`);
-        if (step.cluster && !region.cluster) {
-            region.cluster = step.cluster.bootstrap.kind === "initdb" ? await this.createPrimary(step, step.cluster) : await this.createReplica(step, step.cluster);
+        if (main[0] && !region.cluster) {
+            region.cluster = main[0].bootstrap.method === "initdb" ? await this.createPrimary(step, main[0]) : await this.createReplica(step, main[0]);
             await this.scheduledBackupImmediate(region);
         }
-        this.world.deployed[step.stack] = structuredClone(step.outputs);
     }
 
     startReplication(region: LocalRegion, replication: NonNullable<DeclaredStep["replication"]>): void {
@@ -124,7 +156,7 @@ export class LocalDeployment {
             settings: {
                 wal_level: "replica",
                 archive_mode: "on",
-                archive_command: this.archiveCommand(step.bucket!, c.name),
+                archive_command: this.archiveCommand(this.region(step.stack).bucket!, c.name),
                 archive_timeout: `${this.settings.archiveTimeoutSeconds}s`,
                 max_wal_senders: 5,
                 wal_keep_size: "512MB",
@@ -144,10 +176,10 @@ export class LocalDeployment {
      * connection to the source's server through a cuttable link. Also used for a rebuilt cluster.
      */
     async createReplica(step: DeclaredStep, c: DeclaredCluster): Promise<LocalCluster> {
-        if (c.bootstrap.kind !== "recovery") throw new Error(`Cluster ${c.name} does not bootstrap by recovery`);
-        const bucket = step.bucket!;
+        if (c.bootstrap.method !== "recovery") throw new Error(`Cluster ${c.name} does not bootstrap by recovery`);
+        const bucket = this.region(step.stack).bucket!;
         const from = c.bootstrap.source;
-        const primary = this.clusterNamed(c.source);
+        const primary = c.replicaOf ? this.clusterNamed(c.replicaOf) : undefined;
         const link = c.streams && primary ? await TcpProxy.start(primary.server.port) : undefined;
         if (link) this.teardown.add(`stop the link ${c.name} streams through`, () => link.stop());
         const server = await LocalPostgres.adopt({

@@ -6,16 +6,20 @@
 // resources (idempotent). At the end the standby follows the primary and a write reaches it.
 import { MotoServer } from "../../local/motoServer";
 import { sleep } from "../../local/processes";
-import { declarationDiff, declareStep, FIRST_DEPLOYMENT_SEQUENCE, hasBaseBackup, wouldFail } from "../deploySteps";
+import { declarationDiff, declaredBucket, FIRST_DEPLOYMENT_SEQUENCE, hasBaseBackup, wouldFail } from "../deploySteps";
 import { LocalDeployment } from "../localDeployment";
+import { RunbookState } from "../runbook";
 import { presentSeqs, Workload } from "../workload";
 import { Measurement, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
 
 /** Starts moto and runs the documented sequence, step by step; the deployment is left running. */
-export async function deployFromNothing({ settings: s, rec, teardown }: ScenarioContext): Promise<LocalDeployment> {
+export async function deployFromNothing({ settings: s, rec, teardown }: ScenarioContext): Promise<{ local: LocalDeployment; state: RunbookState }> {
     const moto = await rec.step("start moto_server (no buckets)", () => MotoServer.start());
     teardown.add("stop moto_server", () => moto.stop());
     const local = new LocalDeployment(moto, s, teardown);
+    // `pulumi stack init` of both, nothing deployed: no stack has outputs yet.
+    const state = new RunbookState([...new Set(FIRST_DEPLOYMENT_SEQUENCE)], "never-deployed");
+    const deployed = new Set<string>();
     for (const [i, stack] of FIRST_DEPLOYMENT_SEQUENCE.entries()) {
         const n = i + 1;
         const peer = FIRST_DEPLOYMENT_SEQUENCE.find((other) => other !== stack)!;
@@ -27,36 +31,38 @@ export async function deployFromNothing({ settings: s, rec, teardown }: Scenario
                 waitUntil(`a base backup of ${peerCluster} in ${ownBucket}`, async () => hasBaseBackup(await local.refresh(), ownBucket, peerCluster), 120000),
             );
         }
-        await local.refresh();
-        const step = await rec.step(`${n}. pulumi up -s ${stack}: the program under mocks (peers deployed: ${Object.keys(local.world.deployed).join(", ") || "none"})`, () =>
-            declareStep(stack, {}, local.world),
+        const objects = await local.refresh();
+        const step = await rec.step(`${n}. pulumi up -s ${stack}: the program under mocks (stacks deployed: ${[...deployed].join(", ") || "none"})`, () =>
+            state.run({ stack }, objects),
         );
-        const problems = wouldFail(step, local.world, local.region(stack).cluster !== undefined);
+        deployed.add(stack);
+        const created = local.region(stack).cluster ? [] : step.clusters.filter((c) => c.main).map((c) => c.name);
+        const problems = wouldFail(step, objects, created);
         rec.check(`${n}. pulumi up -s ${stack} declares nothing that would fail now`, problems.length === 0, problems.join("; ") || "every declared part can succeed");
         if (problems.length > 0) throw new Error(`step ${n} (pulumi up -s ${stack}) declares what would fail: ${problems.join("; ")}`);
+        const cluster = step.clusters.find((c) => c.main);
         rec.notes.push(
-            `${n}. pulumi up -s ${stack}: bucket ${step.bucket ?? "none"}, replication ${step.replication ? `into ${[...new Set(step.replication.rules.map((r) => r.destinationBucket))].join(", ")}` : "not yet"}, ` +
-                `Cluster ${step.cluster ? `${step.cluster.name} (${step.cluster.isPrimary ? "primary" : "replica"}, ${step.cluster.bootstrap.kind})` : "not yet"}; bootstrap output: ${step.bootstrap}`,
+            `${n}. pulumi up -s ${stack}: bucket ${declaredBucket(step) ?? "none"}, replication ${step.replication ? `into ${[...new Set(step.replication.rules.map((r) => r.destinationBucket))].join(", ")}` : "not yet"}, ` +
+                `Cluster ${cluster ? `${cluster.name} (${cluster.writable ? "primary" : `replica of ${cluster.replicaOf}`}, ${cluster.bootstrap.method})` : "not yet"}; bootstrap output: ${step.outputs.bootstrap}`,
         );
-        await rec.step(`${n}. apply what pulumi up -s ${stack} declares${step.cluster && !local.region(stack).cluster ? " (incl. the Cluster and its immediate base backup)" : ""}`, () => local.apply(step));
-        await local.refresh();
-        const again = await rec.step(`${n}. pulumi up -s ${stack} again (idempotence)`, () => declareStep(stack, {}, local.world));
+        await rec.step(`${n}. apply what pulumi up -s ${stack} declares${created.length > 0 ? " (incl. the Cluster and its immediate base backup)" : ""}`, () => local.apply(step));
+        const again = await rec.step(`${n}. pulumi up -s ${stack} again (idempotence)`, async () => state.run({ stack }, await local.refresh()));
         const diff = declarationDiff(step, again);
         rec.check(`${n}. running pulumi up -s ${stack} again declares the same resources`, diff.length === 0, diff.length === 0 ? `${step.resources.size} resources, same inputs` : `changed: ${diff.join(", ")}`);
     }
     for (const stack of new Set(FIRST_DEPLOYMENT_SEQUENCE)) {
-        const bootstrap = String(local.world.deployed[stack]?.bootstrap);
+        const bootstrap = String(state.declared[stack]?.outputs.bootstrap);
         rec.check(`the bootstrap output of ${stack} is complete after the sequence`, bootstrap === "complete", bootstrap);
     }
-    return local;
+    return { local, state };
 }
 
 export async function firstDeployment(ctx: ScenarioContext): Promise<Measurement> {
     const { settings: s, rec, teardown } = ctx;
-    const local = await deployFromNothing(ctx);
+    const { local } = await deployFromNothing(ctx);
     const clusters = [...local.regions.values()].map((r) => r.cluster).filter((c) => c !== undefined);
-    const primary = clusters.find((c) => c.declared.isPrimary);
-    const standby = clusters.find((c) => !c.declared.isPrimary);
+    const primary = clusters.find((c) => c.declared.writable);
+    const standby = clusters.find((c) => !c.declared.writable);
     if (!primary || !standby) throw new Error(`after the sequence expected a primary and a replica Cluster, got ${clusters.map((c) => c.declared.name).join(", ") || "none"}`);
     if (standby.declared.streams) {
         await rec.step(`${standby.declared.name} streams from ${primary.declared.name}`, () =>
