@@ -49,6 +49,8 @@ export interface DeclaredCluster {
     fencedInstances?: string[];
     /** metadata.annotations drstack.io/rebuild-generation, if declared. */
     rebuildGeneration?: string;
+    /** The source external cluster declares connectionParameters: it streams besides restoring from the archive. */
+    streams: boolean;
 }
 
 /** A fence marker object the step declares (aws:s3/BucketObjectv2 under fence/). */
@@ -88,6 +90,8 @@ export interface DeclaredStep {
     dns: DeclaredDns;
     /** The S3 replication out of the stack's own bucket, when declared (what carries its fence marker to the peer). */
     replication?: { sourceBucket: string; rules: DeclaredReplicationRule[] };
+    /** type::name -> inputs of every declared resource: `pulumi up` again on the same state must declare the same. */
+    resources: Map<string, unknown>;
 }
 
 /** How a step changes the stack's own cluster: what the drill does to the local server. */
@@ -157,6 +161,7 @@ export function parseCluster(r: Pick<Declared, "name" | "inputs">, mainName: unk
         fencedInstances = parsed;
     }
     const token = typeof replica?.promotionToken === "string" && replica.promotionToken !== "" ? replica.promotionToken : undefined;
+    const external = (spec.externalClusters ?? []).find((e: { name?: string }) => e.name === replica?.source);
     return {
         name,
         main: name === mainName,
@@ -168,6 +173,7 @@ export function parseCluster(r: Pick<Declared, "name" | "inputs">, mainName: unk
         bootstrap,
         fencedInstances,
         rebuildGeneration: annotations["drstack.io/rebuild-generation"],
+        streams: external?.connectionParameters !== undefined,
     };
 }
 
@@ -302,6 +308,7 @@ export class RunbookState {
             fenceCheck: fenceCheckOf(run),
             dns: parseDns(run, String(region), (id) => ids.get(id)),
             replication: replicationOf(run, outputs.backupBucket),
+            resources: new Map(run.resources.map((r) => [`${r.type}::${r.name}`, unwrapSecrets(r.inputs)])),
         };
         this.config[step.stack] = overrides;
         this.outputs[this.qualified[step.stack]] = outputs;

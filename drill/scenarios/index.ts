@@ -10,6 +10,8 @@ import { backupVerification } from "./backupVerification";
 import { oldPrimaryReturns } from "./oldPrimaryReturns";
 import { plannedSwitchover } from "./plannedSwitchover";
 import { regionLoss } from "./regionLoss";
+import { failback } from "./failback";
+import { firstDeployment } from "./firstDeployment";
 import { buildResult } from "./result";
 import { Measurement, Recorder, Sabotage, ScenarioDefinition } from "./scenario";
 import { storageOutage } from "./storageOutage";
@@ -24,6 +26,8 @@ export const SCENARIOS: ScenarioDefinition[] = [
     { name: "planned-switchover", title: "Planned switchover: demote, then promote with zero loss", measure: plannedSwitchover },
     { name: "old-primary-returns", title: "Old primary returns after an emergency failover: 0 writes through DNS, fenced within one job interval", measure: oldPrimaryReturns },
     { name: "storage-outage", title: "Storage outage: S3 down under load, no WAL missing afterwards", measure: storageOutage },
+    { name: "first-deployment", title: "First deployment from empty buckets: the README sequence, each pulumi up as the program declares it", measure: firstDeployment },
+    { name: "failback", title: "Failback to the home region: rebuild the old primary from the new one's archive, then switch over back with zero loss", measure: failback },
 ];
 
 export async function runScenario(definition: ScenarioDefinition, settings: DrillSettings, sabotage: Sabotage = {}): Promise<ScenarioResult> {

@@ -59,6 +59,12 @@ describe("the DR drill (real PostgreSQL, barman-cloud, moto_server)", function (
             assert.ok(shipping.predictedBoundSeconds! > 0 && shipping.measuredSeconds <= shipping.predictedBoundSeconds!);
             assert.ok(by("accidental-deletion").checks.some((c) => c.name === "every deleted row is back" && c.ok));
             assert.ok(by("storage-outage").checks.some((c) => c.name === "no WAL segment missing afterwards" && c.ok));
+            const deployment = by("first-deployment").checks;
+            assert.equal(deployment.filter((c) => c.ok && /declares nothing that would fail now$/.test(c.name)).length, 3);
+            assert.equal(deployment.filter((c) => c.ok && /again declares the same resources$/.test(c.name)).length, 3);
+            assert.equal(by("failback").rpo!.lostCommits, 0);
+            assert.ok(by("failback").rpo!.acknowledgedCommits > 0);
+            assert.ok(by("failback").checks.some((c) => c.name.startsWith("the engine replaces") && c.ok));
         });
 
         it("writes the report as Markdown, JSON and an SVG timeline", () => {
