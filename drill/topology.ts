@@ -14,6 +14,7 @@ import { processTeardown, Teardown } from "../local/teardown";
 import { postgresBinDir } from "../local/tools";
 import { DeclaredTopology, declaredTopology } from "./declared";
 import { Replicator } from "./replicator";
+import { Overrides } from "../tools/offline/program";
 import { Target } from "./workload";
 
 /** barman 3.4 (Debian 12) compresses WAL with these; others fall back to gzip, said in the report. */
@@ -41,6 +42,8 @@ export interface DrillSettings {
     log: (line: string) => void;
     /** What the program declares for the stack pair; read (once per stack) by Topology.start when absent. */
     declared?: DeclaredTopology;
+    /** Config overrides the drill runs the program with (tests); scenarios that run the program again apply them too. */
+    overrides?: Overrides;
 }
 
 const declaredByStack = new Map<string, Promise<DeclaredTopology>>();
@@ -55,7 +58,7 @@ export function declaredTopologyOf(settings: DrillSettings): Promise<DeclaredTop
 export function drillSettings(
     stack: string,
     config: DrConfig,
-    options: { rate: number; durationSeconds: number; replicationLagSeconds: number; timeScale: number; archiveWaitMs?: number; log: (line: string) => void },
+    options: { rate: number; durationSeconds: number; replicationLagSeconds: number; timeScale: number; archiveWaitMs?: number; log: (line: string) => void; overrides?: Overrides },
     declared?: DeclaredTopology,
 ): DrillSettings {
     // The declared values when known (runDrill reads them); the config's derivation otherwise.
