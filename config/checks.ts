@@ -210,7 +210,15 @@ export const notifySomeone: Check = (c) =>
 export const derivedNamesFit: Check = (c, { region }) => nameLengthProblems(c.prefix, [region, c.peerRegion]);
 
 function restoreContext(c: Settings, ctx: CheckContext): RestoreContext {
-    return { prefix: c.prefix, role: c.role, region: ctx.region, recoveryWindowSeconds: c.recoveryWindow, nowMs: ctx.nowMs };
+    return {
+        prefix: c.prefix,
+        role: c.role,
+        region: ctx.region,
+        homeRegion: c.homeRegion,
+        generation: c.promotion.generation,
+        recoveryWindowSeconds: c.recoveryWindow,
+        nowMs: ctx.nowMs,
+    };
 }
 
 /** drstack:restore[i].target.time: an RFC 3339 timestamp with zone, not in the future, inside drstack:recoveryWindow. */

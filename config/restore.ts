@@ -77,6 +77,9 @@ export interface RestoreContext {
     prefix: string;
     role: "primary" | "standby";
     region: string;
+    /** drstack:homeRegion and drstack:promotion.generation: whether the peer was ever primary. */
+    homeRegion: string;
+    generation: number;
     recoveryWindowSeconds: number;
     /** The clock, injected: the config checks get it from parseConfig's caller. */
     nowMs: number;
@@ -97,22 +100,27 @@ export function restoreTargetTimeProblems(restores: RestoreSetting[], ctx: Resto
 
 /**
  * The source must hold an archive with a base backup in this region's bucket:
- * - on a primary stack, `self` (its own cluster archives and takes base backups); `peer` is a replica
- *   cluster whose archive, if any, only repeats this cluster's WAL, and is not replicated here;
- * - on a standby stack, `peer` (the primary's archive, which the primary replicates into this bucket);
- *   `self` is this region's replica cluster, which has base backups of its own only if it was once
- *   primary: drstack cannot know that, so it is refused.
+ * - `self` on a primary stack: its own cluster archives and takes base backups;
+ * - `peer` whenever the peer cluster was once primary: its archive, with base backups, is replicated
+ *   into this region's bucket (replication is role-independent, DESIGN.md) and stays there when the
+ *   peer's region is lost. That is always so on a standby stack, and on a primary stack that was
+ *   promoted (outside the home region, or a generation above 0): after an emergency failover the
+ *   rows a mistake removed before the failover are only in the old primary's replicated archive;
+ * - `self` on a standby stack is refused: this region's cluster is a replica and has base backups of
+ *   its own only if it was once primary, which drstack cannot know. On the home stack never promoted
+ *   (generation 0), `peer` is a replica's archive without base backups, and is refused.
  */
 export function restoreSourceProblems(restores: RestoreSetting[], ctx: RestoreContext): Problem[] {
-    const usable: RestoreSource = ctx.role === "primary" ? "self" : "peer";
+    const peerWasPrimary = ctx.role === "standby" || ctx.region !== ctx.homeRegion || ctx.generation > 0;
+    const usable = (source: RestoreSource) => (source === "self" ? ctx.role === "primary" : peerWasPrimary);
     return restores.flatMap((r, i) =>
-        r.source === usable
+        usable(r.source)
             ? []
             : [
                   problem(
                       key(i, "source"),
                       ctx.role === "primary"
-                          ? `"peer" has no archive to restore from on a primary stack (the peer cluster is the replica); use "self": this cluster's own archive in ${backupBucketName(ctx.prefix, ctx.region)}`
+                          ? `"peer" has no archive to restore from on a primary stack that was never promoted (the peer cluster has always been the replica); use "self": this cluster's own archive in ${backupBucketName(ctx.prefix, ctx.region)}`
                           : `"self" is refused on a standby stack: this region's cluster is a replica and has base backups of its own only if it was once primary; ` +
                                 `use "peer": the primary's archive, replicated into ${backupBucketName(ctx.prefix, ctx.region)}`,
                   ),

@@ -42,7 +42,7 @@ export interface DrillSettings {
     log: (line: string) => void;
     /** What the program declares for the stack pair; read (once per stack) by Topology.start when absent. */
     declared?: DeclaredTopology;
-    /** Config overrides the drill applies to both stacks (runbook steps start from them). */
+    /** Config overrides the drill runs the program with for both stacks; runbook steps and restores start from them. */
     overrides?: Overrides;
 }
 

@@ -114,11 +114,28 @@ export function describeTarget(target: RestoreTarget): string {
 }
 
 /**
+ * A target time as CloudNativePG writes it into recovery_target_time (ConvertToPostgresFormat in
+ * cloudnative-pg/machinery pkg/postgres/time, v0.5.0 as CloudNativePG 1.30.0 pins it):
+ * "YYYY-MM-DD hh:mm:ss.ffffff±hh:mm", the fraction cut to microseconds, and Z written as +00:00.
+ * Z must go: PostgreSQL refuses "...Z" in recovery_target_time at startup (seen with PostgreSQL 15:
+ * "invalid value for parameter", then FATAL), while it takes +00:00. Text that is not an RFC 3339
+ * time with zone is returned unchanged, as upstream does; the config refuses such targets anyway.
+ */
+export function postgresTargetTime(text: string): string {
+    const m = RFC3339.exec(text);
+    if (!m) {
+        return text;
+    }
+    const [, y, mo, d, h, mi, sec, fraction, zone] = m;
+    const micros = (fraction ?? ".").slice(1).padEnd(6, "0").slice(0, 6);
+    return `${y}-${mo}-${d} ${h}:${mi}:${sec}.${micros}${/^z$/i.test(zone) ? "+00:00" : zone}`;
+}
+
+/**
  * The PostgreSQL recovery settings CloudNativePG writes for a recoveryTarget
  * (RecoveryTarget.BuildPostgresOptions in api/v1/cluster_funcs.go, plus recovery_target_action =
- * promote from pkg/management/postgres/restore.go, @v1.30.0). For the drill, which applies the
- * same target to a local PostgreSQL. CloudNativePG rewrites targetTime into PostgreSQL's format;
- * PostgreSQL reads RFC 3339 as is (ISO 8601 input), so the text is passed unchanged here.
+ * promote from pkg/management/postgres/restore.go, @v1.30.0). The drill applies them to a local
+ * PostgreSQL (drill/declaredRestore.ts).
  */
 export function postgresRecoverySettings(target: CnpgRecoveryTarget | undefined): Record<string, string> {
     const settings: Record<string, string> = { recovery_target_action: "promote" };
@@ -132,7 +149,7 @@ export function postgresRecoverySettings(target: CnpgRecoveryTarget | undefined)
         settings.recovery_target_lsn = target.targetLSN;
     }
     if (target.targetTime) {
-        settings.recovery_target_time = target.targetTime;
+        settings.recovery_target_time = postgresTargetTime(target.targetTime);
     }
     // CloudNativePG's default (exclusive unset): stop just after the target.
     settings.recovery_target_inclusive = "true";

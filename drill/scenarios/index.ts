@@ -21,7 +21,12 @@ export type { Sabotage, ScenarioDefinition } from "./scenario";
 export const SCENARIOS: ScenarioDefinition[] = [
     { name: "region-loss", title: "Region loss under load (the declared standby; judged against drstack:rpo.region)", measure: regionLoss("declared") },
     { name: "region-loss-log-shipping", title: "Region loss with the streaming link already down (log shipping only)", measure: regionLoss("log-shipping") },
-    { name: "accidental-deletion", title: "Accidental deletion: point-in-time restore to just before the DELETE", measure: accidentalDeletion },
+    { name: "accidental-deletion", title: "Accidental deletion: point-in-time restore in the primary region to just before the DELETE, rows extracted into the primary", measure: accidentalDeletion("primary") },
+    {
+        name: "accidental-deletion-standby-region",
+        title: "Accidental deletion, then the primary region lost: restore in the standby region from the replicated archive, rows extracted into the promoted standby",
+        measure: accidentalDeletion("standby"),
+    },
     { name: "backup-verification", title: "Backup verification: the CronJobs' logical and physical restore checks", measure: backupVerification },
     { name: "planned-switchover", title: "Planned switchover: demote, then promote with zero loss", measure: plannedSwitchover },
     { name: "old-primary-returns", title: "Old primary returns after an emergency failover: 0 writes through DNS, fenced within one job interval", measure: oldPrimaryReturns },

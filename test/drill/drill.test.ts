@@ -57,7 +57,10 @@ describe("the DR drill (real PostgreSQL, barman-cloud, moto_server)", function (
             assert.equal(by("planned-switchover").rpo!.lostCommits, 0);
             const shipping = by("region-loss-log-shipping").rpo!;
             assert.ok(shipping.predictedBoundSeconds! > 0 && shipping.measuredSeconds <= shipping.predictedBoundSeconds!);
-            assert.ok(by("accidental-deletion").checks.some((c) => c.name === "every deleted row is back" && c.ok));
+            for (const n of ["accidental-deletion", "accidental-deletion-standby-region"]) {
+                assert.ok(by(n).checks.some((c) => c.name === "every deleted row is back" && c.ok), n);
+                assert.ok(by(n).checks.some((c) => c.name === "the declared recovery target is the time found" && c.ok), n);
+            }
             assert.ok(by("storage-outage").checks.some((c) => c.name === "no WAL segment missing afterwards" && c.ok));
             const deployment = by("first-deployment").checks;
             assert.equal(deployment.filter((c) => c.ok && /declares nothing that would fail now$/.test(c.name)).length, 3);

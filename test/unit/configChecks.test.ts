@@ -177,6 +177,14 @@ describe("drstack:restore: targets, sources and names are checked before anythin
         const standbyPeer = settings({ ...restore("latest", { source: "peer" }), "drstack:role": "standby" });
         assert.deepEqual(CHECKS.restoreSourceExists(standbyPeer, restoreCtx(standbyPeer)), []);
     });
+    it("a promoted primary may restore the old primary's replicated archive (after a failover, the rows are only there)", () => {
+        const promotedHome = settings({ ...restore("latest", { source: "peer" }), "drstack:promotion.generation": 2 });
+        assert.deepEqual(CHECKS.restoreSourceExists(promotedHome, restoreCtx(promotedHome)), []);
+        const dr = schema.parse(
+            unflatten(stackConfigWith("dr", { ...restore("latest", { source: "peer" }), "drstack:role": "primary", "drstack:promotion.generation": 1 })).values,
+        );
+        assert.deepEqual(CHECKS.restoreSourceExists(dr, { ...restoreCtx(dr), region: "us-west-2" }), []);
+    });
     it("rejects a name whose derived names exceed their API's limits", () => {
         const s = settings(restore("latest", { name: "n".repeat(40) }));
         const problems = CHECKS.restoreNamesFit(s, restoreCtx(s));

@@ -3,7 +3,7 @@
 // never archives, has no DNS, reads its source's prefix only, and goes away with the setting.
 import { strict as assert } from "assert";
 import { BARMAN_CLOUD_PLUGIN, clusterObjectNames, LABELS, RESOURCE_TYPES as T } from "../../model/contract";
-import { postgresRecoverySettings } from "../../model/restore";
+import { postgresRecoverySettings, postgresTargetTime } from "../../model/restore";
 import { ProgramRun, runProgram, runProgramExpectingError } from "../support/program";
 
 const USE1 = "pg-acme-orders-use1";
@@ -133,7 +133,18 @@ describe("drstack:restore: point-in-time restores as stack settings", function (
 
     it("the declared target maps to the PostgreSQL settings CloudNativePG writes (what the drill applies)", () => {
         const target = restoreCluster(run, `${USE1}-restore-orders`).spec.bootstrap.recovery.recoveryTarget;
-        assert.deepEqual(postgresRecoverySettings(target), { recovery_target_action: "promote", recovery_target_time: HOUR_AGO, recovery_target_inclusive: "true" });
+        assert.deepEqual(postgresRecoverySettings(target), {
+            recovery_target_action: "promote",
+            recovery_target_time: `${HOUR_AGO.slice(0, 10)} ${HOUR_AGO.slice(11, 19)}.000000+00:00`,
+            recovery_target_inclusive: "true",
+        });
         assert.deepEqual(postgresRecoverySettings(undefined), { recovery_target_action: "promote" });
+    });
+
+    it("writes a target time the way CloudNativePG does: microseconds, and Z as +00:00 (PostgreSQL refuses Z at startup)", () => {
+        assert.equal(postgresTargetTime("2026-11-24T09:41:07.197121Z"), "2026-11-24 09:41:07.197121+00:00");
+        assert.equal(postgresTargetTime("2026-11-24T10:41:07+01:00"), "2026-11-24 10:41:07.000000+01:00");
+        assert.equal(postgresTargetTime("2026-11-24T09:41:07.123456789z"), "2026-11-24 09:41:07.123456+00:00");
+        assert.equal(postgresTargetTime("2026-11-24 09:41:07"), "2026-11-24 09:41:07", "no zone: unchanged, as upstream");
     });
 });
