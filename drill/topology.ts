@@ -131,7 +131,7 @@ export class Topology {
             teardown.add("stop the S3 link proxy", () => s3Link.stop());
             const archiveCommand =
                 options.archiveCommand ??
-                `barman-cloud-wal-archive --${settings.walCompression} --encryption aws:kms --endpoint-url ${s3Link.endpoint} s3://${primaryBucket}/ ${primaryServer} %p`;
+                `barman-cloud-wal-archive --${settings.walCompression} --endpoint-url ${s3Link.endpoint} s3://${primaryBucket}/ ${primaryServer} %p`;
             const primary = await LocalPostgres.start({
                 name: "drill-primary",
                 settings: {
@@ -190,7 +190,7 @@ export class Topology {
                 wal_retrieve_retry_interval: "1s",
                 // After promotion it archives into its own region's bucket under its own name.
                 archive_mode: "on",
-                archive_command: `barman-cloud-wal-archive --${this.settings.walCompression} --encryption aws:kms --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.standbyServer} %p`,
+                archive_command: `barman-cloud-wal-archive --${this.settings.walCompression} --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.standbyServer} %p`,
             },
             signal: "standby",
         });
@@ -205,8 +205,10 @@ export class Topology {
     /** A base backup into the primary region's bucket, as a CloudNativePG ScheduledBackup takes it. */
     async baseBackup(): Promise<void> {
         const p = this.primary;
+        // No --encryption: the declared ObjectStore sets none (components/postgres/cluster.ts), so the
+        // plugin sends no SSE header and S3 applies the bucket's default key.
         await p.run("barman-cloud-backup", [
-            "--gzip", "--encryption", "aws:kms", "--endpoint-url", this.moto.endpoint,
+            "--gzip", "--endpoint-url", this.moto.endpoint,
             "--host", p.socketDir, "--port", String(p.port), "--user", p.superuser,
             `s3://${this.primaryBucket}/`, this.primaryServer,
         ]);

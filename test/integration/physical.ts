@@ -47,9 +47,12 @@ export async function switchAndWaitArchived(pg: LocalPostgres, timeoutMs = 12000
     return segment;
 }
 
-/** The barman-cloud WAL archiving a CloudNativePG instance does, as archive_command. */
+/**
+ * The barman-cloud WAL archiving a CloudNativePG instance does, as archive_command. No --encryption,
+ * as the declared ObjectStore sets none (components/postgres/cluster.ts): S3 applies the bucket default.
+ */
 export function archiveCommand(endpoint: string, destination: string, server: string): string {
-    return `barman-cloud-wal-archive --gzip --encryption aws:kms --endpoint-url ${endpoint} ${destination} ${server} %p`;
+    return `barman-cloud-wal-archive --gzip --endpoint-url ${endpoint} ${destination} ${server} %p`;
 }
 
 /** A base backup as CloudNativePG's ScheduledBackup takes it (barman-cloud-backup, as the server's user). */
@@ -60,7 +63,6 @@ export async function baseBackup(pg: LocalPostgres, moto: MotoServer, endpoint: 
         [
             "--endpoint-url", endpoint,
             "--gzip",
-            "--encryption", "aws:kms",
             "--immediate-checkpoint",
             "-h", pg.socketDir,
             "-p", String(pg.port),
