@@ -270,7 +270,10 @@ export class RunbookState {
         for (const [k, v] of Object.entries(structuredClone(this.outputs))) copy.outputs[k] = v;
         for (const k of Object.keys(copy.config)) delete copy.config[k];
         Object.assign(copy.config, structuredClone(this.config));
-        Object.assign(copy.declared, structuredClone(this.declared));
+        // Shared, not cloned: a DeclaredStep is never changed after run() records it (runs answered from
+        // the offline run cache are deep-frozen), and its resources' inputs can hold live SDK objects
+        // (a component's args carry resources), which structuredClone refuses.
+        Object.assign(copy.declared, this.declared);
         return copy;
     }
 
