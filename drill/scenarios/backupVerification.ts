@@ -22,6 +22,13 @@ export async function backupVerification({ settings: s, rec, sabotage, teardown 
     rec.check("logical backup", dump.code === 0, dump.code === 0 ? "manifest written" : dump.stderrLines.join(" "));
     const logical = await rec.step("logical restore verification (scripts/verify-logical.sh)", () => sandbox.run("verify-logical.sh", common));
     rec.check("logical restore verification", logical.code === 0, logical.code === 0 ? "checksums, row counts, pg_amcheck passed" : logical.stderrLines.join(" "));
+    // The load stops before the physical verification, which replays the archive to its end: at the
+    // drill's scale a segment closes every archive_timeout (3 s at 1:90) under load, about what one
+    // barman-cloud-wal-restore takes on a busy 2-core machine, so replay could chase the archive
+    // without ever reaching its end (a fresh-clone test run timed out after 300 s at segment 0x58).
+    // Production's 270 s leaves each restore ample time; the drill says so rather than scale it away.
+    await workload.stop();
+    rec.notes.push(`The load stopped before the physical verification: at archive_timeout ${s.archiveTimeoutSeconds} s (scaled) a loaded run closes segments about as fast as one segment restores.`);
     await rec.step("archive the WAL up to now", () => t.switchAndWaitArchived());
     const physicalStart = rec.now();
     // The recovery point is judged against the production RPO, unscaled: the restore itself takes real time.
@@ -35,7 +42,6 @@ export async function backupVerification({ settings: s, rec, sabotage, teardown 
     );
     const restoreSeconds = (rec.now() - physicalStart) / 1000;
     rec.check("physical restore verification", physical.code === 0, physical.code === 0 ? "base backup + WAL replayed to the end, no gap, recovery point within the RPO" : physical.stderrLines.join(" "));
-    await workload.stop();
     const object = await t.moto.s3().send(new GetObjectCommand({ Bucket: t.primaryBucket, Key: `verification/${t.primaryServer}/physical-latest.json` }));
     const result = JSON.parse(Buffer.from(await object.Body!.transformToByteArray()).toString("utf8"));
     const age = Number(result.recovery_point_age_seconds ?? NaN);
