@@ -23,7 +23,10 @@
 
 import { ChildProcess, spawn } from "child_process";
 import { Command, InvalidArgumentError } from "commander";
-import { closingLine, mochaCounts, seconds, succeeded, SuiteOutcome, summaryTable } from "./testSummary";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { closingLine, mochaCounts, parseCpuSeconds, seconds, succeeded, SuiteOutcome, summaryTable } from "./testSummary";
 
 interface Suite {
     name: string;
@@ -50,13 +53,23 @@ const running = new Set<ChildProcess>();
 const BACKGROUND_NICENESS = 19;
 
 /**
+ * GNU time (Debian package `time`, installed by .ci/run): each suite's CPU time, its servers and tools
+ * included, goes in the table, so the run shows how much of its wall time is work and how much waiting.
+ */
+const GNU_TIME = "/usr/bin/time";
+const measureCpu = fs.existsSync(GNU_TIME);
+const cpuDir = measureCpu ? fs.mkdtempSync(path.join(os.tmpdir(), "drstack-test-cpu-")) : undefined;
+
+/**
  * Runs one suite as `npm run -s <script>` in its own process group, at `niceness` when given;
  * streams or buffers its output.
  */
 function runSuite(suite: Suite, stream: boolean, niceness?: number): Promise<SuiteOutcome> {
     const started = Date.now();
     const npm = ["npm", "run", "-s", suite.script];
-    const command = niceness === undefined ? npm : ["nice", "-n", String(niceness), ...npm];
+    const cpuFile = cpuDir && path.join(cpuDir, suite.name.replace(/[^a-z0-9]/gi, "_"));
+    const measured = cpuFile ? [GNU_TIME, "-f", "%U %S", "-o", cpuFile, ...npm] : npm;
+    const command = niceness === undefined ? measured : ["nice", "-n", String(niceness), ...measured];
     return new Promise((resolve) => {
         const child = spawn(command[0], command.slice(1), { detached: true, stdio: ["ignore", "pipe", "pipe"] });
         running.add(child);
@@ -71,7 +84,8 @@ function runSuite(suite: Suite, stream: boolean, niceness?: number): Promise<Sui
             running.delete(child);
             const output = Buffer.concat(chunks).toString("utf8");
             if (!stream) process.stdout.write(output);
-            const outcome: SuiteOutcome = { name: suite.name, script: suite.script, code, ms: Date.now() - started, tests: mochaCounts(output) };
+            const cpuMs = cpuFile && fs.existsSync(cpuFile) ? parseCpuSeconds(fs.readFileSync(cpuFile, "utf8")) : undefined;
+            const outcome: SuiteOutcome = { name: suite.name, script: suite.script, code, ms: Date.now() - started, tests: mochaCounts(output), cpuMs };
             console.log(`== ${suite.name} ${code === 0 ? "passed" : "FAILED"} in ${seconds(outcome.ms)}\n`);
             resolve(outcome);
         };
@@ -137,7 +151,8 @@ async function main(): Promise<number> {
         outcomes = [...(await runPool(isolated, jobs, true)), ...(await runPool(servers, 1, true))];
         note = `suites without servers ${jobs} at a time, the others alone`;
     }
-    console.log(summaryTable(outcomes, Date.now() - started, note));
+    console.log(summaryTable(outcomes, Date.now() - started, note, os.availableParallelism()));
+    if (cpuDir) fs.rmSync(cpuDir, { recursive: true, force: true });
     console.log(closingLine(outcomes));
     return outcomes.every(succeeded) ? 0 : 1;
 }
@@ -152,6 +167,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
                 // already gone
             }
         }
+        if (cpuDir) fs.rmSync(cpuDir, { recursive: true, force: true });
         process.exit(130);
     });
 }

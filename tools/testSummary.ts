@@ -12,6 +12,17 @@ export interface SuiteOutcome {
     ms: number;
     /** Mocha's own counts, when the suite is a mocha run that reached its summary. */
     tests?: TestCounts;
+    /**
+     * CPU time (user + system) of the suite and every process it started and waited for (servers, archive
+     * commands, Python tools), milliseconds, as GNU time(1) reads it from wait4(2); undefined when not measured.
+     */
+    cpuMs?: number;
+}
+
+/** Parses what `/usr/bin/time -f "%U %S"` writes: user and system seconds; undefined if it is not that. */
+export function parseCpuSeconds(text: string): number | undefined {
+    const m = /^\s*(\d+(?:\.\d+)?) (\d+(?:\.\d+)?)\s*$/m.exec(text);
+    return m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : undefined;
 }
 
 export interface TestCounts {
@@ -64,19 +75,30 @@ export function seconds(ms: number): string {
     return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/**
+ * The CPU line under the table: the suites' CPU time, and the shortest wall time that work can take on
+ * `cores` cores (CPU / cores, with every core busy all the time). Only when every suite was measured.
+ */
+export function cpuLine(outcomes: SuiteOutcome[], cores: number): string | undefined {
+    if (outcomes.length === 0 || outcomes.some((o) => o.cpuMs === undefined)) return undefined;
+    const cpu = outcomes.reduce((s, o) => s + o.cpuMs!, 0);
+    return `CPU time ${seconds(cpu)} (user + system, all processes): at least ${seconds(cpu / cores)} of wall time on ${cores} cores`;
+}
+
 /** The closing table: one row per suite in run order, then the wall time of the whole run and the sum. */
-export function summaryTable(outcomes: SuiteOutcome[], wallMs: number, parallelNote: string): string {
+export function summaryTable(outcomes: SuiteOutcome[], wallMs: number, parallelNote: string, cores = 1): string {
     const rows = outcomes.map((o) => [
         o.name,
         o.script,
         succeeded(o) ? "ok" : o.code === null ? "KILLED" : "FAILED",
         o.tests ? `${o.tests.passed}/${o.tests.failed}/${o.tests.pending}` : "-",
+        o.cpuMs === undefined ? "-" : seconds(o.cpuMs),
         seconds(o.ms),
     ]);
-    const header = ["suite", "npm run", "result", "tests pass/fail/pend", "wall"];
+    const header = ["suite", "npm run", "result", "tests pass/fail/pend", "CPU", "wall"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]): string =>
-        cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+        cells.map((c, i) => (i >= cells.length - 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
     const rule = widths.map((w) => "-".repeat(w)).join("  ");
     const sum = outcomes.reduce((s, o) => s + o.ms, 0);
     const failed = outcomes.filter((o) => !succeeded(o)).length;
@@ -86,6 +108,7 @@ export function summaryTable(outcomes: SuiteOutcome[], wallMs: number, parallelN
         ...rows.map(line),
         rule,
         `total wall time ${seconds(wallMs)} (sum of suite times ${seconds(sum)}; ${parallelNote})`,
+        ...[cpuLine(outcomes, cores)].filter((l): l is string => l !== undefined),
         `${outcomes.length - failed} of ${outcomes.length} suites passed`,
     ].join("\n");
 }

@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { closingLine, mochaCounts, SuiteOutcome, summaryTable, totals } from "../../tools/testSummary";
+import { closingLine, cpuLine, mochaCounts, parseCpuSeconds, SuiteOutcome, summaryTable, totals } from "../../tools/testSummary";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 
@@ -73,14 +73,33 @@ describe("npm test summary (tools/testSummary.ts)", function () {
         assert.deepEqual(
             rows.map((r) => r.split(/\s{2,}/)),
             [
-                ["typecheck", "typecheck", "ok", "-", "21.9 s"],
-                ["unit", "test:unit", "ok", "120/0/0", "49.1 s"],
-                ["alerts", "test:alerts", "FAILED", "10/2/1", "22.7 s"],
-                ["policy:check", "policy:check", "FAILED", "-", "5.7 s"],
-                ["drill", "test:drill", "KILLED", "-", "1.0 s"],
+                ["typecheck", "typecheck", "ok", "-", "-", "21.9 s"],
+                ["unit", "test:unit", "ok", "120/0/0", "-", "49.1 s"],
+                ["alerts", "test:alerts", "FAILED", "10/2/1", "-", "22.7 s"],
+                ["policy:check", "policy:check", "FAILED", "-", "-", "5.7 s"],
+                ["drill", "test:drill", "KILLED", "-", "-", "1.0 s"],
             ],
         );
         assert.ok(lines.includes("total wall time 80.0 s (sum of suite times 100.4 s; test note)"), lines.join("\n"));
         assert.equal(lines[lines.length - 1], "2 of 5 suites passed");
+    });
+
+    it("reads GNU time's `%U %S` output, also after its non-zero-exit line, and nothing else", function () {
+        assert.equal(parseCpuSeconds("12.34 1.50\n"), 13840);
+        assert.equal(parseCpuSeconds("Command exited with non-zero status 1\n3.00 0.25\n"), 3250);
+        assert.equal(parseCpuSeconds("Command terminated by signal 9\n"), undefined);
+        assert.equal(parseCpuSeconds(""), undefined);
+    });
+
+    it("puts each suite's CPU time in the table and the floor it sets on wall time under it, only when all were measured", function () {
+        const measured: SuiteOutcome[] = [
+            { name: "unit", script: "test:unit", code: 0, ms: 60000, cpuMs: 90000, tests: { passed: 3, failed: 0, pending: 0 } },
+            { name: "drill", script: "test:drill", code: 0, ms: 500000, cpuMs: 610000, tests: { passed: 1, failed: 0, pending: 0 } },
+        ];
+        const lines = summaryTable(measured, 560000, "note", 2).split("\n");
+        assert.deepEqual(lines[2].split(/\s{2,}/), ["unit", "test:unit", "ok", "3/0/0", "90.0 s", "60.0 s"]);
+        assert.ok(lines.includes("CPU time 700.0 s (user + system, all processes): at least 350.0 s of wall time on 2 cores"), lines.join("\n"));
+        assert.equal(cpuLine([measured[0], { ...measured[1], cpuMs: undefined }], 2), undefined);
+        assert.ok(!summaryTable(outcomes, 80000, "n", 2).includes("CPU time"));
     });
 });
