@@ -14,6 +14,7 @@ import * as path from "path";
 import { bucketKeyStatement, irsaTrustPolicy, listPrefixesStatement } from "../irsa";
 import { BUCKET_PREFIXES, clusterObjectNames, COMPONENT_TYPES, JOB_LABEL_VALUES, JobKind, jobNames, LABELS } from "../../model/contract";
 import { minIntervalSeconds } from "../../model/schedule";
+import { JOB_IMAGE_UID, restrictedContainerSecurity, restrictedPodSecurity } from "../podSecurity";
 
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts");
 const MOUNT = "/opt/drstack/scripts";
@@ -237,7 +238,7 @@ export function scriptCronJobSpec(j: ScriptCronJob): k8s.types.input.batch.v1.Cr
                     spec: {
                         serviceAccountName: j.serviceAccountName,
                         restartPolicy: "Never",
-                        securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
+                        securityContext: restrictedPodSecurity(JOB_IMAGE_UID, { fsGroup: true }),
                         containers: [
                             {
                                 name: j.container,
@@ -245,7 +246,7 @@ export function scriptCronJobSpec(j: ScriptCronJob): k8s.types.input.batch.v1.Cr
                                 command: ["/bin/sh", `${MOUNT}/${j.script}`],
                                 env: j.env,
                                 resources: j.resources,
-                                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                                securityContext: restrictedContainerSecurity(),
                                 volumeMounts: [
                                     { name: "scripts", mountPath: MOUNT, readOnly: true },
                                     { name: "scratch", mountPath: SCRATCH },

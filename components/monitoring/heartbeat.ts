@@ -12,6 +12,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterObjectNames, HEARTBEAT, LABELS } from "../../model/contract";
 import { HEARTBEAT_INTERVAL_SECONDS } from "../../model/rpo";
+import { JOB_IMAGE_UID, restrictedContainerSecurity, restrictedPodSecurity, singleReplicaDeploymentSpec } from "../podSecurity";
 
 export interface HeartbeatArgs {
     clusterName: string;
@@ -40,33 +41,26 @@ export function declareHeartbeat(name: string, args: HeartbeatArgs, opts: pulumi
         name,
         {
             metadata: { name: clusterObjectNames(args.clusterName).heartbeat, namespace: args.namespace, labels },
-            spec: {
-                replicas: 1,
-                selector: { matchLabels: labels },
-                template: {
-                    metadata: { labels },
-                    spec: {
-                        securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
-                        containers: [
-                            {
-                                name: "heartbeat",
-                                image: args.image,
-                                command: heartbeatCommand(),
-                                env: [
-                                    { name: "PGHOST", value: args.host },
-                                    { name: "PGDATABASE", value: args.database },
-                                    { name: "PGSSLMODE", value: "require" },
-                                    { name: "PGCONNECT_TIMEOUT", value: "10" },
-                                    { name: "PGUSER", valueFrom: { secretKeyRef: { name: args.credentialsSecret, key: "username" } } },
-                                    { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.credentialsSecret, key: "password" } } },
-                                ],
-                                resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
-                                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                            },
+            spec: singleReplicaDeploymentSpec(labels, {
+                securityContext: restrictedPodSecurity(JOB_IMAGE_UID),
+                containers: [
+                    {
+                        name: "heartbeat",
+                        image: args.image,
+                        command: heartbeatCommand(),
+                        env: [
+                            { name: "PGHOST", value: args.host },
+                            { name: "PGDATABASE", value: args.database },
+                            { name: "PGSSLMODE", value: "require" },
+                            { name: "PGCONNECT_TIMEOUT", value: "10" },
+                            { name: "PGUSER", valueFrom: { secretKeyRef: { name: args.credentialsSecret, key: "username" } } },
+                            { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.credentialsSecret, key: "password" } } },
                         ],
+                        resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+                        securityContext: restrictedContainerSecurity(),
                     },
-                },
-            },
+                ],
+            }),
         },
         opts,
     );

@@ -12,6 +12,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterObjectNames, CNPG_LABELS, CNPG_METRICS_PORT, LABELS, PUSHGATEWAY } from "../../model/contract";
+import { restrictedContainerSecurity, restrictedPodSecurity, singleReplicaDeploymentSpec } from "../podSecurity";
 
 export interface ScrapeTargetsArgs {
     clusterName: string;
@@ -62,33 +63,27 @@ function declarePushgateway(name: string, args: ScrapeTargetsArgs, opts: pulumi.
         `${name}-pushgateway`,
         {
             metadata: { name: objectName, namespace: args.namespace, labels },
-            spec: {
-                replicas: 1,
-                selector: { matchLabels: labels },
-                template: {
-                    metadata: { labels },
-                    spec: {
-                        automountServiceAccountToken: false,
-                        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
-                        containers: [
-                            {
-                                name: "pushgateway",
-                                image: PUSHGATEWAY.image,
-                                // Pushed groups are kept on the pod's volume: a container restart keeps the last
-                                // results; a rescheduled pod starts empty until the next job run (README).
-                                args: ["--persistence.file=/data/pushgateway.db", "--persistence.interval=1m"],
-                                ports: [{ name: PUSHGATEWAY.portName, containerPort: PUSHGATEWAY.port }],
-                                readinessProbe: { httpGet: { path: "/-/ready", port: PUSHGATEWAY.portName } },
-                                livenessProbe: { httpGet: { path: "/-/healthy", port: PUSHGATEWAY.portName } },
-                                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
-                                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                                volumeMounts: [{ name: "data", mountPath: "/data" }],
-                            },
-                        ],
-                        volumes: [{ name: "data", emptyDir: { sizeLimit: "64Mi" } }],
+            spec: singleReplicaDeploymentSpec(labels, {
+                automountServiceAccountToken: false,
+                // nobody (65534), the user of the prom/pushgateway image.
+                securityContext: restrictedPodSecurity(65534, { fsGroup: true }),
+                containers: [
+                    {
+                        name: "pushgateway",
+                        image: PUSHGATEWAY.image,
+                        // Pushed groups are kept on the pod's volume: a container restart keeps the last
+                        // results; a rescheduled pod starts empty until the next job run (README).
+                        args: ["--persistence.file=/data/pushgateway.db", "--persistence.interval=1m"],
+                        ports: [{ name: PUSHGATEWAY.portName, containerPort: PUSHGATEWAY.port }],
+                        readinessProbe: { httpGet: { path: "/-/ready", port: PUSHGATEWAY.portName } },
+                        livenessProbe: { httpGet: { path: "/-/healthy", port: PUSHGATEWAY.portName } },
+                        resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+                        securityContext: restrictedContainerSecurity(),
+                        volumeMounts: [{ name: "data", mountPath: "/data" }],
                     },
-                },
-            },
+                ],
+                volumes: [{ name: "data", emptyDir: { sizeLimit: "64Mi" } }],
+            }),
         },
         opts,
     );
