@@ -3,7 +3,7 @@
 // every shape the program takes: both shipped stacks and the promoted DR stack.
 import { strict as assert } from "assert";
 import { RESOURCE_TYPES as T } from "../../model/contract";
-import { PROMOTE_DR } from "../support/promotion";
+import { DEMOTED_PRIMARY_PEER, PROMOTE_DR } from "../support/promotion";
 import { Declared, ProgramRun, RunOptions, runProgram } from "../support/program";
 
 function podSpec(workload: Declared): any {
@@ -39,7 +39,7 @@ describe("every pod the stack declares runs restricted (components/podSecurity.t
             "dr promoted by a planned switchover",
             "dr",
             PROMOTE_DR,
-            { peers: { "acme/drstack/primary": { role: "standby", demotionToken: "token-of-the-demoted-primary", backupBucket: "backups-acme-orders-us-east-1" } } },
+            DEMOTED_PRIMARY_PEER,
         ],
     ];
     for (const [title, stack, overrides, options] of variants) {

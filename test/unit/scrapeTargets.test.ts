@@ -2,7 +2,7 @@
 // cluster, and a Pushgateway for the jobs' results when drstack:backups.pushgatewayUrl is unset.
 // Also: no workload references a Secret, ConfigMap or ServiceAccount the stack does not declare.
 import { strict as assert } from "assert";
-import { PROMOTE_DR } from "../support/promotion";
+import { DEMOTED_PRIMARY_PEER, PROMOTE_DR } from "../support/promotion";
 import { clusterObjectNames, RESOURCE_TYPES as T } from "../../model/contract";
 import { Declared, ProgramRun, RunOptions, runProgram, Secret } from "../support/program";
 
@@ -145,7 +145,7 @@ describe("no workload references an object the stack does not declare", () => {
             "dr promoted by a planned switchover (its logical backup is declared there)",
             "dr",
             PROMOTE_DR,
-            { peers: { "acme/drstack/primary": { role: "standby", demotionToken: "token-of-the-demoted-primary", backupBucket: "backups-acme-orders-us-east-1" } } },
+            DEMOTED_PRIMARY_PEER,
         ],
     ];
     for (const [title, stack, overrides, options] of variants) {
