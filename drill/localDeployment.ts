@@ -17,7 +17,7 @@ import { MotoServer } from "../local/motoServer";
 import { LocalPostgres } from "../local/postgres";
 import { runChecked } from "../local/processes";
 import { TcpProxy } from "../local/tcpProxy";
-import { postgresBinDir } from "../local/tools";
+import { postgresBinDir, PYTHON_TOOL_ENV } from "../local/tools";
 import { writeOwnedFile } from "../local/user";
 import { Teardown } from "../local/teardown";
 import { declaredBucket, Objects } from "./deploySteps";
@@ -52,7 +52,7 @@ export async function barmanBaseBackup(pg: LocalPostgres, endpoint: string, buck
 /** The newest completed base backup of `server` in `bucket` (barman 3.4 has no "latest" keyword). */
 export async function latestBackupId(moto: MotoServer, bucket: string, server: string, as: LocalPostgres): Promise<string> {
     const out = await runChecked("barman-cloud-backup-list", ["--format", "json", "--endpoint-url", moto.endpoint, `s3://${bucket}/`, server], {
-        env: { PATH: process.env.PATH ?? "", HOME: as.baseDir, ...moto.awsEnv() },
+        env: { PATH: process.env.PATH ?? "", HOME: as.baseDir, ...PYTHON_TOOL_ENV, ...moto.awsEnv() },
         runAs: as.user.runAs,
         timeoutMs: 60000,
     });

@@ -5,7 +5,7 @@
 import * as path from "path";
 import { LocalPostgres } from "../local/postgres";
 import { runChecked } from "../local/processes";
-import { postgresBinDir, systemPath } from "../local/tools";
+import { postgresBinDir, PYTHON_TOOL_ENV, systemPath } from "../local/tools";
 import { makeTempDir, removeDir, serviceUser } from "../local/user";
 import { DeclaredRestore, BarmanBackup, chooseBaseBackup, localRecoverySettings } from "./declaredRestore";
 import { MotoServer } from "../local/motoServer";
@@ -47,7 +47,7 @@ export function deleteCommits(waldump: string): Map<string, string> {
 export async function findMistakeCommit(moto: MotoServer, bucket: string, server: string, segments: string[], relPath: string): Promise<MistakeCommit> {
     const user = serviceUser();
     const dir = makeTempDir("drill-waldump", user);
-    const env = { PATH: systemPath(), HOME: dir, LANG: "C", ...moto.awsEnv() };
+    const env = { PATH: systemPath(), HOME: dir, LANG: "C", ...PYTHON_TOOL_ENV, ...moto.awsEnv() };
     try {
         let dump = "";
         for (const segment of segments) {
@@ -92,7 +92,7 @@ export async function restoreDeclared(moto: MotoServer, declared: DeclaredRestor
     let backupId: string;
     try {
         const out = await runChecked("barman-cloud-backup-list", ["--format", "json", "--endpoint-url", moto.endpoint, declared.destinationPath, declared.serverName], {
-            env: { PATH: systemPath(), HOME: home, ...moto.awsEnv() },
+            env: { PATH: systemPath(), HOME: home, ...PYTHON_TOOL_ENV, ...moto.awsEnv() },
             runAs: user.runAs,
             timeoutMs: 60000,
         });

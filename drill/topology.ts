@@ -11,7 +11,7 @@ import { LocalPostgres } from "../local/postgres";
 import { runChecked } from "../local/processes";
 import { TcpProxy } from "../local/tcpProxy";
 import { processTeardown, Teardown } from "../local/teardown";
-import { postgresBinDir } from "../local/tools";
+import { postgresBinDir, PYTHON_TOOL_ENV } from "../local/tools";
 import { Overrides } from "../tools/offline/program";
 import { DeclaredTopology, declaredTopology } from "./declared";
 import { Replicator } from "./replicator";
@@ -219,7 +219,7 @@ export class Topology {
         const out = await runChecked(
             "barman-cloud-backup-list",
             ["--format", "json", "--endpoint-url", this.moto.endpoint, `s3://${this.primaryBucket}/`, this.primaryServer],
-            { env: { PATH: process.env.PATH ?? "", HOME: this.primary.baseDir, ...this.moto.awsEnv() }, runAs: this.primary.user.runAs, timeoutMs: 60000 },
+            { env: { PATH: process.env.PATH ?? "", HOME: this.primary.baseDir, ...PYTHON_TOOL_ENV, ...this.moto.awsEnv() }, runAs: this.primary.user.runAs, timeoutMs: 60000 },
         );
         const backups = (JSON.parse(out.stdout).backups_list ?? []) as { backup_id: string; status: string; end_time?: string }[];
         const done = backups.filter((b) => b.status === "DONE").sort((a, b) => a.backup_id.localeCompare(b.backup_id));

@@ -1,11 +1,12 @@
 // Runs a job script (scripts/) the way its CronJob does: a mounted copy readable by the job's
 // unprivileged user, its own HOME and TMPDIR, the system PATH and ONLY the variables documented
-// in scripts/README.md. Used by the integration tests and by the DR drill.
+// in scripts/README.md (plus PYTHON_TOOL_ENV, which makes this machine's Python start barman-cloud as
+// the jobs' image does: local/tools.ts). Used by the integration tests and by the DR drill.
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { runProcess, RunResult } from "./processes";
-import { systemPath } from "./tools";
+import { PYTHON_TOOL_ENV, systemPath } from "./tools";
 import { makeTempDir, removeDir, serviceUser, writeOwnedFile } from "./user";
 
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "scripts");
@@ -76,13 +77,13 @@ export class JobSandbox {
     }
 
     /**
-     * Runs scripts/<script> as its CronJob would: the job user, PATH, HOME, TMPDIR and `env`,
-     * nothing else. Afterwards, whatever the outcome, nothing it started may still run and its
+     * Runs scripts/<script> as its CronJob would: the job user, PATH, HOME, TMPDIR, PYTHON_TOOL_ENV
+     * and `env`, nothing else. Afterwards, whatever the outcome, nothing it started may still run and its
      * temporary files must be gone.
      */
     async run(script: string, env: Record<string, string>, options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<JobResult> {
         const result = await runProcess(path.join(this.scriptsDir, script), [], {
-            env: { PATH: systemPath(), HOME: this.home, TMPDIR: this.tmp, ...env },
+            env: { PATH: systemPath(), HOME: this.home, TMPDIR: this.tmp, ...PYTHON_TOOL_ENV, ...env },
             cwd: this.home,
             runAs: serviceUser().runAs,
             timeoutMs: options.timeoutMs ?? 300000,

@@ -7,7 +7,7 @@ import * as path from "path";
 import { Client } from "pg";
 import { freePort, LOOPBACK } from "./ports";
 import { ManagedProcess, runChecked, startProcess, waitFor } from "./processes";
-import { postgresBinDir, requireTools, systemPath, TOOLS } from "./tools";
+import { postgresBinDir, PYTHON_TOOL_ENV, requireTools, systemPath, TOOLS } from "./tools";
 import { makeTempDir, removeDir, ServiceUser, serviceUser, writeOwnedFile } from "./user";
 
 export type SettingValue = string | number | boolean;
@@ -157,7 +157,7 @@ export class LocalPostgres {
     private static async create(options: PostgresOptions, defaultTimeoutMs: number, prepare: (server: LocalPostgres) => Promise<void>): Promise<LocalPostgres> {
         const user = serviceUser();
         const baseDir = makeTempDir(`pg-${options.name ?? "server"}`, user);
-        const env: NodeJS.ProcessEnv = { PATH: systemPath(), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...options.env };
+        const env: NodeJS.ProcessEnv = { PATH: systemPath(), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...PYTHON_TOOL_ENV, ...options.env };
         let server: LocalPostgres | undefined;
         try {
             server = new LocalPostgres(baseDir, await freePort(), user, env);

@@ -112,6 +112,19 @@ export function postgresBinDir(): string {
     throw new Error(`PostgreSQL server binaries (initdb, postgres) not found: ${POSTGRES_SERVER}`);
 }
 
+/**
+ * What every process that may start barman-cloud gets in its environment (servers, whose archive and
+ * restore commands run it, job scripts, direct calls). On this Debian 12 machine python3-setuptools puts a
+ * distutils-precedence.pth in dist-packages, so `import distutils` (barman.utils imports distutils.version)
+ * loads setuptools' copy, which imports pkg_resources and scans every installed distribution: measured with
+ * `python3 -X importtime`, 1.2 s of barman-cloud-wal-archive's 1.6 s import, and 2.0 s wall / 0.85 CPU-s
+ * per `--help` against 0.65 s / 0.26 CPU-s without it. SETUPTOOLS_USE_DISTUTILS=stdlib (setuptools' switch,
+ * read by that .pth file) keeps the standard library's distutils, as on a machine without python3-setuptools
+ * (barman-cli-cloud does not depend on it; the jobs' image, images/backup-jobs, does not install it). What
+ * barman does is unchanged; each archive or restore command starts about a second sooner, with a third of the CPU.
+ */
+export const PYTHON_TOOL_ENV: Readonly<Record<string, string>> = { SETUPTOOLS_USE_DISTUTILS: "stdlib" };
+
 /** The PATH the servers and job scripts get: PostgreSQL's bin dir plus the system directories. */
 export function systemPath(): string {
     return [postgresBinDir(), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");

@@ -16,7 +16,7 @@
 
 import { z } from "zod";
 import { runChecked } from "../../local/processes";
-import { systemPath } from "../../local/tools";
+import { PYTHON_TOOL_ENV, systemPath } from "../../local/tools";
 import type { PodLabels } from "./stack";
 
 /** The plugin's metric names: the plugin name with "." and "-" replaced by "_", then the metric. */
@@ -75,7 +75,7 @@ export async function readBackupCatalog(o: { endpointUrl: string; bucket: string
     const result = await runChecked(
         "barman-cloud-backup-list",
         ["--format", "json", "--endpoint-url", o.endpointUrl, `s3://${o.bucket}/`, o.serverName],
-        { env: { PATH: systemPath(), HOME: "/tmp", TZ: "UTC", ...o.env }, timeoutMs: 60000 },
+        { env: { PATH: systemPath(), HOME: "/tmp", TZ: "UTC", ...PYTHON_TOOL_ENV, ...o.env }, timeoutMs: 60000 },
     );
     return parseBackupList(result.stdout);
 }

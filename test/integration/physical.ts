@@ -5,7 +5,7 @@
 import { LocalPostgres } from "../../local/postgres";
 import { MotoServer } from "../../local/motoServer";
 import { runChecked, sleep, waitFor } from "../../local/processes";
-import { systemPath } from "../../local/tools";
+import { PYTHON_TOOL_ENV, systemPath } from "../../local/tools";
 import { serviceUser } from "../../local/user";
 
 /** Short, so the test need not wait minutes; production's comes from config/derive.ts. */
@@ -70,7 +70,7 @@ export async function baseBackup(pg: LocalPostgres, moto: MotoServer, endpoint: 
             destination,
             server,
         ],
-        { env: { PATH: systemPath(), HOME: jobHome, ...moto.awsEnv() }, runAs: serviceUser().runAs, timeoutMs: 180000 },
+        { env: { PATH: systemPath(), HOME: jobHome, ...PYTHON_TOOL_ENV, ...moto.awsEnv() }, runAs: serviceUser().runAs, timeoutMs: 180000 },
     );
 }
 
