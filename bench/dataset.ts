@@ -19,9 +19,12 @@ export const BUCKET = "drstack-bench";
 /** Rows per INSERT statement while loading: big enough to be fast, small enough to stop near the size asked for. */
 const MAX_BATCH_ROWS = 500000;
 
-/** What production's ScheduledBackup uses (the config's backupJobs default, encryption aws:kms). */
+/**
+ * What production's ScheduledBackup uses: the config's backupJobs default. No --encryption: the declared
+ * ObjectStore sets none (components/postgres/cluster.ts), so the plugin sends no SSE header and S3 applies
+ * the bucket's default key (moto only records a header, so timings do not depend on it).
+ */
 export const BACKUP_JOBS = 2;
-export const BACKUP_ENCRYPTION = "aws:kms";
 
 /** One timed run: the command, then `sync -f` of the target filesystem (writeback counts). */
 export interface TimedRun {

@@ -11,7 +11,7 @@ import { processTeardown } from "../local/teardown";
 import { requireTools, systemPath, TOOLS } from "../local/tools";
 import { makeTempDir, removeDir, serviceUser } from "../local/user";
 import { codec } from "./codecs";
-import { BACKUP_ENCRYPTION, BACKUP_JOBS, BUCKET, loadTable, onlyBackupId, plainCopy, startServers, timed, versions, Versions } from "./dataset";
+import { BACKUP_JOBS, BUCKET, loadTable, onlyBackupId, plainCopy, startServers, timed, versions, Versions } from "./dataset";
 import { Phases, PhaseTiming } from "./phases";
 import { formatTable, machineInfo, MachineInfo, median, MIB, round, seconds } from "./support";
 
@@ -73,7 +73,7 @@ async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Pro
                 max_wal_size: "2GB",
                 archive_mode: "on",
                 archive_timeout: "10s",
-                archive_command: `barman-cloud-wal-archive --endpoint-url ${moto.endpoint} ${walFlag ?? ""} --encryption ${BACKUP_ENCRYPTION} ${DESTINATION} ${SERVER} %p`,
+                archive_command: `barman-cloud-wal-archive --endpoint-url ${moto.endpoint} ${walFlag ?? ""} ${DESTINATION} ${SERVER} %p`,
             })),
         );
         const { moto, pg } = servers;
@@ -82,7 +82,7 @@ async function measureSize(sizeMiB: number, o: PitrOptions, phases: Phases): Pro
         await phases.run(`${sizeMiB} MiB: base backup (${o.dataCompression})`, () =>
             runChecked(
                 "barman-cloud-backup",
-                ["--endpoint-url", moto.endpoint, ...(dataFlag ? [dataFlag] : []), "--encryption", BACKUP_ENCRYPTION, "--jobs", String(BACKUP_JOBS), "--immediate-checkpoint",
+                ["--endpoint-url", moto.endpoint, ...(dataFlag ? [dataFlag] : []), "--jobs", String(BACKUP_JOBS), "--immediate-checkpoint",
                     "-h", pg.socketDir, "-p", String(pg.port), "-U", pg.superuser, DESTINATION, SERVER],
                 { env: servers.env, runAs: user.runAs, timeoutMs },
             ),

@@ -16,7 +16,6 @@ import { processTeardown } from "../local/teardown";
 import { makeTempDir, removeDir, serviceUser } from "../local/user";
 import { barmanCannotWrite, codec, CodecName, CodecRunner } from "./codecs";
 import {
-    BACKUP_ENCRYPTION,
     BACKUP_JOBS,
     BUCKET,
     commandOutput,
@@ -165,7 +164,6 @@ export async function benchRestore(options: RestoreOptions): Promise<RestoreResu
                     [
                         "--endpoint-url", moto.endpoint,
                         ...(c.backupFlag ? [c.backupFlag] : []),
-                        "--encryption", BACKUP_ENCRYPTION,
                         "--jobs", String(BACKUP_JOBS),
                         "--immediate-checkpoint",
                         "-h", pg.socketDir, "-p", String(pg.port), "-U", pg.superuser,

@@ -87,6 +87,6 @@ export function formatRestore(r: RestoreResult): string {
         "  unpack = Python tarfile.extractall of the uncompressed tar + sync (barman's way); all on the same filesystem as the plain copy.",
         "- est. = codec-only: the measured uncompressed restore, less the download time the smaller tar saves, plus decompression (not an end-to-end barman-cloud-restore).",
         "- sum of phases can exceed the restore: moto serves the next bytes while barman unpacks, so the phases overlap.",
-        `- Backups as production takes them: --encryption aws:kms (moto only records it), --jobs 2, --immediate-checkpoint. WAL fetch and recovery are not included (see the pitr part).`,
+        `- Backups as production takes them: no --encryption (the declared ObjectStore sets none: the bucket default applies), --jobs 2, --immediate-checkpoint. WAL fetch and recovery are not included (see the pitr part).`,
     ].join("\n");
 }
