@@ -16,6 +16,11 @@ import { DeclaredTopology, declaredTopology } from "./declared";
 import { Replicator } from "./replicator";
 import { Target } from "./workload";
 
+/** barman-cloud's --encryption flag for what the ObjectStore declares; none when it declares none (bucket default). */
+export function encryptionArgs(declared: string | undefined): string[] {
+    return declared ? ["--encryption", declared] : [];
+}
+
 /** barman 3.4 (Debian 12) compresses WAL with these; others fall back to gzip, said in the report. */
 const BARMAN_WAL_COMPRESSIONS = ["gzip", "bzip2", "snappy"];
 
@@ -39,6 +44,8 @@ export interface DrillSettings {
     /** How long to wait for a segment to reach the archive before the scenario errors. */
     archiveWaitMs: number;
     log: (line: string) => void;
+    /** The peer stack's config (its alert rules run in the drill too); read from its stack file when absent. */
+    peerConfig?: DrConfig;
     /** What the program declares for the stack pair; read (once per stack) by Topology.start when absent. */
     declared?: DeclaredTopology;
 }
@@ -80,6 +87,8 @@ export interface TopologyOptions {
     archiveCommand?: string;
     /** Sabotage: no S3 replication emulation at all. */
     replicator?: boolean;
+    /** Sabotage: the declared ScheduledBackup's immediate backup is not taken (drill/scenarios/alerts.ts). */
+    immediateBackup?: boolean;
 }
 
 export class Topology {
@@ -87,6 +96,8 @@ export class Topology {
     /** The inter-region link; the standby streams through it only when the stack declares streaming. */
     link: TcpProxy | undefined;
     replicator: Replicator | undefined;
+    /** What the topology was started with (sabotage included). */
+    options: TopologyOptions = { standby: false };
 
     private constructor(
         readonly settings: DrillSettings,
@@ -128,7 +139,7 @@ export class Topology {
             teardown.add("stop the S3 link proxy", () => s3Link.stop());
             const archiveCommand =
                 options.archiveCommand ??
-                `barman-cloud-wal-archive --${settings.walCompression} --encryption aws:kms --endpoint-url ${s3Link.endpoint} s3://${primaryBucket}/ ${primaryServer} %p`;
+                [`barman-cloud-wal-archive --${settings.walCompression}`, ...encryptionArgs(declared.walEncryption), `--endpoint-url ${s3Link.endpoint} s3://${primaryBucket}/ ${primaryServer} %p`].join(" ");
             const primary = await LocalPostgres.start({
                 name: "drill-primary",
                 settings: {
@@ -148,6 +159,7 @@ export class Topology {
             // checkpointed, so the drill starts from that state.
             await primary.query("CHECKPOINT");
             const topology = new Topology(settings, teardown, moto, s3Link, primary, primaryBucket, standbyBucket, primaryServer, standbyServer, declared);
+            topology.options = options;
             if (options.replicator !== false) {
                 const replicator = new Replicator(moto.s3(), primaryBucket, declared.replication.rules, settings.replicationLagSeconds);
                 topology.replicator = replicator;
@@ -185,9 +197,14 @@ export class Topology {
                 restore_command: `barman-cloud-wal-restore --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.primaryServer} %f %p`,
                 recovery_target_timeline: "latest",
                 wal_retrieve_retry_interval: "1s",
-                // After promotion it archives into its own region's bucket under its own name.
-                archive_mode: "on",
-                archive_command: `barman-cloud-wal-archive --${this.settings.walCompression} --encryption aws:kms --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.standbyServer} %p`,
+                // Into its own region's bucket under its own name: already in recovery when the replica Cluster
+                // declares a WAL archiver (CloudNativePG sets archive_mode=always then), after promotion otherwise.
+                archive_mode: this.declared.standbyArchives ? "always" : "on",
+                archive_command: [
+                    `barman-cloud-wal-archive --${this.settings.walCompression}`,
+                    ...encryptionArgs(this.declared.walEncryption),
+                    `--endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.standbyServer} %p`,
+                ].join(" "),
             },
             signal: "standby",
         });
@@ -199,13 +216,25 @@ export class Topology {
         return { host: server.host, port: server.port, user: server.superuser, password: server.password };
     }
 
-    /** A base backup into the primary region's bucket, as a CloudNativePG ScheduledBackup takes it. */
-    async baseBackup(): Promise<void> {
-        const p = this.primary;
+    /** Where a cluster's own ObjectStore points: its server, its bucket and the barman server name. */
+    archiveOf(cluster: "primary" | "standby"): { server: LocalPostgres; bucket: string; serverName: string } {
+        return cluster === "primary"
+            ? { server: this.primary, bucket: this.primaryBucket, serverName: this.primaryServer }
+            : { server: this.standby!, bucket: this.standbyBucket, serverName: this.standbyServer };
+    }
+
+    /**
+     * A base backup into a cluster's own bucket, as its CloudNativePG ScheduledBackup takes it (the replica
+     * cluster backs up from its designated primary, a standby: PostgreSQL allows a non-exclusive backup there).
+     */
+    async baseBackup(cluster: "primary" | "standby" = "primary"): Promise<void> {
+        const { server: p, bucket, serverName } = this.archiveOf(cluster);
         await p.run("barman-cloud-backup", [
-            "--gzip", "--encryption", "aws:kms", "--endpoint-url", this.moto.endpoint,
+            // --immediate-checkpoint: production's spread checkpoint (checkpoint_completion_target of
+            // checkpoint_timeout, minutes) scaled by the time scale is seconds; unscaled it took 50 s here.
+            "--gzip", "--immediate-checkpoint", ...encryptionArgs(this.declared.dataEncryption), "--endpoint-url", this.moto.endpoint,
             "--host", p.socketDir, "--port", String(p.port), "--user", p.superuser,
-            `s3://${this.primaryBucket}/`, this.primaryServer,
+            `s3://${bucket}/`, serverName,
         ]);
     }
 

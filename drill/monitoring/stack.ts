@@ -18,7 +18,7 @@ import { startPushgateway } from "../../local/pushgatewayServer";
 import { AlertWatcher } from "./alertWatcher";
 import { BarmanBackup, PLUGIN_METRIC_PREFIX, pushPluginMetrics } from "./barmanCloudPlugin";
 import { exporterMetricNames, exporterQueriesFile } from "./cnpgQueries";
-import { alertMetrics, scaledAlertRuleGroups } from "./rules";
+import { alertMetrics, RaisedFor, scaledAlertRuleGroups } from "./rules";
 
 /** The labels a PodMonitor scrape gives a CloudNativePG pod's metrics, the ones the rules select on. */
 export interface PodLabels {
@@ -76,12 +76,18 @@ export function alertCoverage(groups: RuleGroup[], exporterMetrics: string[]): A
 
 export interface MonitoringStackOptions {
     config: DrConfig;
+    /** The peer stack's config: its rules are evaluated too (the drill runs both regions' clusters). */
+    peerConfig?: DrConfig;
+    /** Floor for each scaled `for:` (scaledAlertRuleGroups); default 0. */
+    minForSeconds?: number;
     /** Production seconds per drill second (drill --time-scale). */
     timeScale: number;
     /** Scrape and evaluation interval in seconds (default 1). */
     intervalSeconds?: number;
     /** Alert poll interval (default 250 ms). */
     pollMs?: number;
+    /** Start with no rules; loadRules() loads them once the targets are scraped (absent() rules then start clean). */
+    deferRules?: boolean;
 }
 
 export class MonitoringStack {
@@ -91,7 +97,7 @@ export class MonitoringStack {
     readonly notes = new Set<string>();
 
     private constructor(
-        readonly rules: { groups: RuleGroup[] },
+        readonly rules: { groups: RuleGroup[]; raised: RaisedFor[] },
         readonly prometheus: PrometheusServer,
         readonly pushgateway: HttpDaemon,
         readonly watcher: AlertWatcher,
@@ -104,13 +110,14 @@ export class MonitoringStack {
 
     /** Starts the Pushgateway, Prometheus (no PostgreSQL targets yet) and the alert watcher. */
     static async start(options: MonitoringStackOptions): Promise<MonitoringStack> {
-        const rules = scaledAlertRuleGroups(options.config, options.timeScale);
+        const scaled = [options.config, ...(options.peerConfig ? [options.peerConfig] : [])].map((c) => scaledAlertRuleGroups(c, options.timeScale, options.minForSeconds));
+        const rules = { groups: scaled.flatMap((r) => r.groups), raised: scaled.flatMap((r) => r.raised) };
         const pushgateway = await startPushgateway();
         try {
             const prometheus = await PrometheusServer.start({
                 targets: [],
                 pushgateway: new URL(pushgateway.url).host,
-                rules,
+                rules: { groups: options.deferRules ? [] : rules.groups },
                 intervalSeconds: options.intervalSeconds,
                 dropLabels: EXPORTER_ONLY_LABELS,
             });
@@ -120,6 +127,11 @@ export class MonitoringStack {
             await pushgateway.stop();
             throw err;
         }
+    }
+
+    /** Loads the scaled rules (after a start with deferRules). */
+    async loadRules(): Promise<void> {
+        await this.prometheus.setRules({ groups: this.rules.groups });
     }
 
     /** Starts an exporter for `server`, scraped as pod `labels.pod`; resolves once Prometheus scrapes it. */

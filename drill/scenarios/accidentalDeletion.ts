@@ -7,12 +7,16 @@ import { lostCommits } from "../accounting";
 import { Topology } from "../topology";
 import { firstWriteAccepted, presentSeqs, TABLE, Workload } from "../workload";
 import { Measurement, rpoTarget, rtoTarget, ScenarioContext, waitUntil } from "./scenario";
+import { watchAlerts } from "./alerts";
 
-export async function accidentalDeletion({ settings: s, rec, sabotage, teardown }: ScenarioContext): Promise<Measurement> {
+export async function accidentalDeletion(ctx: ScenarioContext): Promise<Measurement> {
+    const { settings: s, rec, sabotage, teardown } = ctx;
     const t = await rec.step("start topology (primary, its bucket)", () => Topology.start(s, { standby: false, ...sabotage }, teardown));
     await t.primary.query("ALTER SYSTEM SET track_commit_timestamp = on");
     await t.primary.stop("fast");
     await t.primary.restart();
+    const alerts = await watchAlerts(ctx, t);
+    alerts.notExpected("any", "a DELETE is a valid transaction: archiving, backups and replication stay healthy, and no rule can tell a mistake from a change.");
     const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
     teardown.add("stop the workload", () => workload.stop());
     await rec.step("base backup (barman-cloud-backup)", () => t.baseBackup());
@@ -87,5 +91,6 @@ export async function accidentalDeletion({ settings: s, rec, sabotage, teardown 
         rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "data-corruption") },
         commitsMs: workload.acked.map((a) => a.ackMs),
         lostMs: loss.lost.map((a) => a.ackMs),
+        alerts: await alerts.measurement(),
     };
 }

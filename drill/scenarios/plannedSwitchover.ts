@@ -5,11 +5,15 @@ import { lostCommits } from "../accounting";
 import { Topology } from "../topology";
 import { Workload } from "../workload";
 import { Measurement, rtoTarget, promoteStandby, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
+import { watchAlerts } from "./alerts";
 
-export async function plannedSwitchover({ settings: s, rec, sabotage, teardown }: ScenarioContext): Promise<Measurement> {
+export async function plannedSwitchover(ctx: ScenarioContext): Promise<Measurement> {
+    const { settings: s, rec, sabotage, teardown } = ctx;
     const t = await rec.step("start topology (primary, warm standby)", () => Topology.start(s, { standby: true, ...sabotage }, teardown));
     const standby = t.standby!;
     await waitUntil("the standby to stream", async () => (await streamingStatus(standby)) === "streaming", 30000);
+    const alerts = await watchAlerts(ctx, t);
+    alerts.notExpected("any", "a planned switchover is not a fault; what fires after the demotion (the old primary's metrics gone, the standby no longer streaming) is listed, not judged.");
     const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
     teardown.add("stop the workload", () => workload.stop());
     await sleep(0.6 * s.durationSeconds * 1000);
@@ -35,5 +39,6 @@ export async function plannedSwitchover({ settings: s, rec, sabotage, teardown }
         rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
         commitsMs: workload.acked.map((a) => a.ackMs),
         lostMs: loss.lost.map((a) => a.ackMs),
+        alerts: await alerts.measurement(),
     };
 }

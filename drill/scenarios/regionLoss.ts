@@ -9,17 +9,24 @@ import { sleep } from "../../local/processes";
 import { lostCommits } from "../accounting";
 import { Topology } from "../topology";
 import { Workload } from "../workload";
+import { ALERT } from "../../model/alertCatalog";
+import { watchAlerts } from "./alerts";
 import { archiverStats, Measurement, randomBetween, rpoTarget, rtoTarget, promoteStandby, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
 
 export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioContext) => Promise<Measurement> {
-    return async ({ settings: s, rec, sabotage, teardown }) => {
+    return async (ctx) => {
+        const { settings: s, rec, sabotage, teardown } = ctx;
         const t = await rec.step("start topology (primary, warm standby, buckets, replication emulation)", () => Topology.start(s, { standby: true, ...sabotage }, teardown));
+        const alerts = await watchAlerts(ctx, t);
         const standby = t.standby!;
         const streaming = mode === "declared" && t.streams;
         if (mode === "declared" && !t.streams) {
             rec.notes.push(`The stacks declare no streaming (the replica Cluster's source ${t.primaryServer} has no connectionParameters): the standby receives WAL only from the standby bucket's archive.`);
         } else if (!streaming) {
+            const cutMs = rec.event("inter-region link cut (degraded: log shipping only)", "disaster");
             t.link!.cut();
+            // The WAL receiver exits when its connection drops (onset: 1 s to be seen stopped).
+            if (t.streams) alerts.expect(ALERT.DrStandbyNotStreaming, "standby", { atMs: cutMs, name: "the link cut" }, 1, "the receiver stops");
             await waitUntil("the standby to stop streaming", async () => (await streamingStatus(standby)) !== "streaming", 30000);
             rec.notes.push("The inter-region streaming link is down from the start: the standby receives WAL only from the standby bucket's archive.");
         } else {
@@ -37,6 +44,11 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
         const receiverBefore = await streamingStatus(standby);
         const archivedBefore = await archiverStats(t.primary);
         const disasterMs = rec.event("disaster: primary SIGKILLed, its region's bucket cut off", "disaster");
+        if (streaming) alerts.expect(ALERT.DrStandbyNotStreaming, "standby", { atMs: disasterMs, name: "the region loss" }, 1, "the receiver stops");
+        alerts.notExpected(
+            ALERT.DrWalArchiveMetricsAbsent,
+            "the primary region's Prometheus is lost with the region, so its absent-metrics alerts page nobody; the DR region sees the loss through DrStandbyNotStreaming (and Route53 health checks, not in the drill). Listed below if the drill's one Prometheus fired them before the scenario ended.",
+        );
         await rec.step("primary region lost", async () => {
             await t.primary.stop("kill");
             t.s3Link.cut();
@@ -81,6 +93,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
             commitsMs: workload.acked.map((a) => a.ackMs),
             lostMs: loss.lost.map((a) => a.ackMs),
+            alerts: await alerts.measurement(),
         };
     };
 }

@@ -7,6 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseConfig, readStackConfig } from "../../config";
 import { HEARTBEAT } from "../../model/contract";
+import { declaredArchiveEncryption } from "../../drill/declared";
+import { encryptionArgs } from "../../drill/topology";
 import { MotoServer } from "../../local/motoServer";
 import { LocalPostgres } from "../../local/postgres";
 import { runChecked, sleep, waitFor } from "../../local/processes";
@@ -26,6 +28,9 @@ import {
     requireJobTools,
     teardownForSuite,
 } from "./harness";
+
+/** What the primary stack's archive ObjectStore declares (read in the suite's before hook). */
+let declaredEncryption: Awaited<ReturnType<typeof declaredArchiveEncryption>> | undefined;
 
 /** Short, so the test need not wait minutes; production's comes from config/derive.ts. */
 const ARCHIVE_TIMEOUT_SECONDS = 5;
@@ -60,7 +65,7 @@ async function switchAndWaitArchived(pg: LocalPostgres, timeoutMs = 120000): Pro
 
 /** The barman-cloud WAL archiving a CloudNativePG instance does, as archive_command. */
 function archiveCommand(endpoint: string, destination: string, server: string): string {
-    return `barman-cloud-wal-archive --gzip --encryption aws:kms --endpoint-url ${endpoint} ${destination} ${server} %p`;
+    return ["barman-cloud-wal-archive --gzip", ...encryptionArgs(declaredEncryption!.walEncryption), `--endpoint-url ${endpoint} ${destination} ${server} %p`].join(" ");
 }
 
 /** A base backup as CloudNativePG's ScheduledBackup takes it (barman-cloud-backup, as the server's user). */
@@ -71,7 +76,7 @@ async function baseBackup(pg: LocalPostgres, moto: MotoServer, endpoint: string,
         [
             "--endpoint-url", endpoint,
             "--gzip",
-            "--encryption", "aws:kms",
+            ...encryptionArgs(declaredEncryption!.dataEncryption),
             "--immediate-checkpoint",
             "-h", pg.socketDir,
             "-p", String(pg.port),
@@ -116,6 +121,8 @@ describe("physical backups: WAL archive + base backup + restore verification", f
 
     before(async function () {
         requireJobTools();
+        // The encryption the archive uses is the one the program declares (none: the bucket default key).
+        declaredEncryption = await declaredArchiveEncryption("primary");
         const m = (moto = await MotoServer.start());
         teardown.add("stop moto_server", () => m.stop());
         const g = (gateway = await FakePushgateway.start());
