@@ -83,15 +83,17 @@ export class ScenarioAlerts {
                 for (const c of clusters) await m.addServer(t.archiveOf(c).server, podLabels(s.config, t.archiveOf(c).serverName));
                 return m;
             }),
-            ...immediate.map((c) => rec.step(`immediate base backup of the ${c} (its ScheduledBackup declares immediate: true)`, () => t.baseBackup(c))),
+            ...immediate.map((c) => rec.step(`immediate base backup of the ${c} (its ScheduledBackup declares immediate: true)`, () => backupWithWalMoving(t, c))),
         ]);
         await rec.step("publish the backup catalogs, wait for every pod's metrics, load the rules", async () => {
             // The plugin reports the ObjectStore's recovery window from the catalog (0 when it is empty).
-            for (const c of clusters) {
-                const { bucket, serverName } = t.archiveOf(c);
-                const backups = await readBackupCatalog({ endpointUrl: t.moto.endpoint, bucket, serverName, env: t.moto.awsEnv() });
-                await monitoring.publishBackupCatalog(podLabels(s.config, serverName), backups);
-            }
+            await Promise.all(
+                clusters.map(async (c) => {
+                    const { bucket, serverName } = t.archiveOf(c);
+                    const backups = await readBackupCatalog({ endpointUrl: t.moto.endpoint, bucket, serverName, env: t.moto.awsEnv() });
+                    await monitoring.publishBackupCatalog(podLabels(s.config, serverName), backups);
+                }),
+            );
             for (const c of clusters) {
                 const pod = podLabels(s.config, t.archiveOf(c).serverName).pod;
                 for (const metric of ["cnpg_pg_stat_archiver_seconds_since_last_archival", "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"]) {
@@ -194,6 +196,30 @@ export class ScenarioAlerts {
             firings,
             expected: this.expected.map((e) => ({ ...e.spec, detectedAfterSeconds: this.detectedAfter(e) })),
         };
+    }
+}
+
+/**
+ * A base backup; of the standby, the primary's WAL keeps moving meanwhile. On a standby with
+ * archive_mode=always, pg_backup_stop waits until the backup's last segment is archived, and that
+ * segment completes only when the primary switches; an idle primary never does (PostgreSQL's
+ * archive_timeout skips a switch when nothing was written). In production the primary's heartbeat
+ * (components/monitoring/heartbeat.ts) writes continuously; here a write and a switch each archive_timeout.
+ */
+async function backupWithWalMoving(t: Topology, cluster: Cluster): Promise<void> {
+    if (cluster === "primary") return t.baseBackup("primary");
+    let done = false;
+    const nudge = (async () => {
+        while (!done) {
+            await new Promise((r) => setTimeout(r, t.settings.archiveTimeoutSeconds * 1000));
+            if (!done) await t.primary.query("SELECT txid_current()").then(() => t.primary.query("SELECT pg_switch_wal()")).catch(() => undefined);
+        }
+    })();
+    try {
+        await t.baseBackup("standby");
+    } finally {
+        done = true;
+        await nudge;
     }
 }
 

@@ -47,7 +47,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
         if (streaming) alerts.expect(ALERT.DrStandbyNotStreaming, "standby", { atMs: disasterMs, name: "the region loss" }, 1, "the receiver stops");
         alerts.notExpected(
             ALERT.DrWalArchiveMetricsAbsent,
-            "the primary region's Prometheus is lost with the region, so its absent-metrics alerts page nobody; the DR region sees the loss through DrStandbyNotStreaming (and Route53 health checks, not in the drill). Listed below if the drill's one Prometheus fired them before the scenario ended.",
+            "the primary region's Prometheus is lost with the region, so its absent-metrics alerts page nobody; the DR region sees the loss through DrStandbyNotStreaming (and Route53 health checks, not in the drill). Listed among the fired alerts if the drill's one Prometheus fired them before the scenario ended.",
         );
         await rec.step("primary region lost", async () => {
             await t.primary.stop("kill");

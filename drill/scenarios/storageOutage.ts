@@ -40,7 +40,7 @@ export async function storageOutage(ctx: ScenarioContext): Promise<Measurement> 
     alerts.notExpected(
         ALERT.DrWalArchiveFailing,
         `PostgreSQL records a failure only when barman-cloud-wal-archive gives up, about ${BARMAN_FAILURE_SECONDS} s after it starts (boto's retries, not scaled), ` +
-            `so it fires about ${failingBound.toFixed(0)} s after the fault plus sampling; listed below if the outage lasted that long.`,
+            `so it fires about ${failingBound.toFixed(0)} s after the fault plus sampling; listed among the fired alerts if the outage lasted that long.`,
     );
     // The outage must outlast archive_timeout (or no archive attempt falls inside it) and the stale alert's bound.
     const staleBound = staleOnset + alerts.forSeconds(ALERT.DrWalArchiveStale, "primary") + SAMPLING_SECONDS;
