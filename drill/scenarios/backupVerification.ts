@@ -7,16 +7,24 @@ import { sleep } from "../../local/processes";
 import { Topology } from "../topology";
 import { Workload } from "../workload";
 import { Measurement, rtoTarget, ScenarioContext } from "./scenario";
+import { watchTopology } from "./alerts";
 
-export async function backupVerification({ settings: s, rec, sabotage, teardown }: ScenarioContext): Promise<Measurement> {
+export async function backupVerification(ctx: ScenarioContext): Promise<Measurement> {
+    const { settings: s, rec, sabotage, teardown } = ctx;
     const t = await rec.step("start topology (primary, its bucket)", () => Topology.start(s, { standby: false, ...sabotage }, teardown));
+    const alerts = watchTopology(ctx, t, "taken");
+    alerts.notExpected(
+        "any",
+        "every job here succeeds, so its published results must fire nothing; a failed restore fires DrRestoreVerificationFailed (for: 0m), proven in test/monitoring/alertsLive.test.ts.",
+    );
     const sandbox = JobSandbox.create("drill");
     teardown.add("remove the job sandbox", () => sandbox.cleanup());
     const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
     teardown.add("stop the workload", () => workload.stop());
     await rec.step("base backup (barman-cloud-backup)", () => t.baseBackup());
+    await alerts.healthy();
     await sleep(0.3 * s.durationSeconds * 1000);
-    const common = { ...t.moto.awsEnv(), S3_ENDPOINT_URL: t.moto.endpoint, S3_BUCKET: t.primaryBucket, CLUSTER_NAME: t.primaryServer };
+    const common = { ...t.moto.awsEnv(), S3_ENDPOINT_URL: t.moto.endpoint, S3_BUCKET: t.primaryBucket, CLUSTER_NAME: t.primaryServer, PUSHGATEWAY_URL: alerts.pushgatewayUrl };
     const { PGDATABASE: _, ...connection } = t.primary.connectionEnv();
     const dump = await rec.step("logical backup (scripts/logical-backup.sh)", () => sandbox.run("logical-backup.sh", { ...common, ...connection, BACKUP_DATABASES: "postgres" }));
     rec.check("logical backup", dump.code === 0, dump.code === 0 ? "manifest written" : dump.stderrLines.join(" "));
@@ -63,5 +71,6 @@ export async function backupVerification({ settings: s, rec, sabotage, teardown 
         rto: { measuredSeconds: restoreSeconds, target: rtoTarget(s, "data-corruption") },
         commitsMs: workload.acked.map((a) => a.ackMs),
         lostMs: [],
+        alerts: await alerts.measurement(),
     };
 }
