@@ -19,14 +19,14 @@
 import { parseConfig, readStackConfig } from "../../config";
 import { LocalPostgres } from "../../local/postgres";
 import { MotoServer } from "../../local/motoServer";
-import { AlertName } from "../../model/alertCatalog";
+import { ALERT, AlertName } from "../../model/alertCatalog";
 import { parseDuration } from "../../model/duration";
-import { barmanBaseBackup } from "../localDeployment";
+import { barmanBaseBackup, LocalDeployment } from "../localDeployment";
 import { readBackupCatalog } from "../monitoring/barmanCloudPlugin";
 import { MonitoringStack, podLabels } from "../monitoring/stack";
 import { Topology } from "../topology";
 import { ExpectedAlert } from "../types";
-import { forFloors, measureArchiveRuns } from "./archiveRuns";
+import { ArchiveRuns, forFloors, measureArchiveRuns } from "./archiveRuns";
 import { Measurement, ScenarioContext, waitUntil } from "./scenario";
 
 /** Scrape and evaluation interval of the drill's Prometheus, seconds. */
@@ -61,6 +61,7 @@ export class ScenarioAlerts {
     /** ms since the scenario start when the rules were loaded: the healthy phase starts. */
     private healthyFromMs: number | undefined;
     private readonly starting: Promise<void>;
+    private runs: ArchiveRuns | undefined;
 
     constructor(
         private readonly ctx: ScenarioContext,
@@ -110,27 +111,37 @@ export class ScenarioAlerts {
     async healthy(): Promise<void> {
         const { settings: s, rec } = this.ctx;
         const primary = this.cluster("primary");
-        const backup = this.o.backup === "take" ? rec.step("alerts: immediate base backup of the primary (its ScheduledBackup declares immediate: true; the scenario takes none)", () => barmanBaseBackup(primary.server, this.o.moto.endpoint, primary.bucket, primary.serverName)) : undefined;
-        await Promise.all([this.starting, backup]);
+        // A healthy archiver archives a forced switch within seconds; a broken one never does (sabotage).
+        const measure = () => rec.step("alerts: time barman-cloud-wal-archive runs on the primary", () => measureArchiveRuns(primary.server, Math.min(s.archiveWaitMs, 30000)));
+        let runs: ArchiveRuns;
+        let backup: Promise<void> | undefined;
+        if (this.o.backup === "take") {
+            // Timed before the backup: its checkpoint and uploads slow the archiver (runs of 6.6 s and 16.8 s timed
+            // alongside one, 2 to 4 s without), and pg_backup_stop would wait forever for a broken archiver.
+            runs = await measure();
+            if (runs.failure) rec.notes.push(`The primary's immediate base backup is not taken: archiving does not work (${runs.failure}), and pg_backup_stop would wait for it forever.`);
+            else backup = rec.step("alerts: immediate base backup of the primary (its ScheduledBackup declares immediate: true; the scenario takes none)", () => barmanBaseBackup(primary.server, this.o.moto.endpoint, primary.bucket, primary.serverName));
+        }
+        await this.starting;
         const m = this.monitoring!;
-        // Timed once the deployed state is in place and under the scenario's load, as the healthy phase runs;
-        // meanwhile Prometheus scrapes the pods (timed alongside the base backup, the runs read 6.6 s and 16.8 s: its checkpoint and uploads, not the healthy phase).
-        const [runs] = await Promise.all([
-            rec.step("alerts: time barman-cloud-wal-archive runs on the primary", () => measureArchiveRuns(primary.server, s.archiveWaitMs)),
-            rec.step("alerts: publish the backup catalog, wait for every pod's metrics", async () => {
-                // The plugin reports the recovery window from the catalog, 0 when it is empty (barmanCloudPlugin.ts).
-                const catalog = await readBackupCatalog({ endpointUrl: this.o.moto.endpoint, bucket: primary.bucket, serverName: primary.serverName, env: this.o.moto.awsEnv() });
-                await m.publishBackupCatalog(podLabels(s.config, primary.serverName), catalog);
-                for (const c of this.o.clusters) {
-                    const pod = podLabels(s.config, c.serverName).pod;
-                    const metrics = ["cnpg_pg_stat_archiver_seconds_since_last_archival", ...(c.role === "primary" ? ["barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"] : [])];
-                    for (const metric of metrics) {
-                        await waitUntil(`${metric} of ${pod} in Prometheus`, async () => (await m.prometheus.query(`${metric}{pod="${pod}"}`)).length > 0, 60000);
-                    }
+        const published = rec.step("alerts: publish the backup catalog, wait for every pod's metrics", async () => {
+            await backup;
+            // The plugin reports the recovery window from the catalog, 0 when it is empty (barmanCloudPlugin.ts).
+            const catalog = await readBackupCatalog({ endpointUrl: this.o.moto.endpoint, bucket: primary.bucket, serverName: primary.serverName, env: this.o.moto.awsEnv() });
+            await m.publishBackupCatalog(podLabels(s.config, primary.serverName), catalog);
+            for (const c of this.o.clusters) {
+                const pod = podLabels(s.config, c.serverName).pod;
+                const metrics = ["cnpg_pg_stat_archiver_seconds_since_last_archival", ...(c.role === "primary" ? ["barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"] : [])];
+                for (const metric of metrics) {
+                    await waitUntil(`${metric} of ${pod} in Prometheus`, async () => (await m.prometheus.query(`${metric}{pod="${pod}"}`)).length > 0, 60000);
                 }
-            }),
-        ]);
-        const floors = forFloors(runs, MONITORING_INTERVAL_SECONDS, s.archiveTimeoutSeconds);
+            }
+        });
+        // "taken": timed after the scenario's own backup, under its load, while Prometheus scrapes the pods.
+        if (this.o.backup !== "take") [runs] = await Promise.all([measure(), published]);
+        else await published;
+        this.runs = runs!;
+        const floors = forFloors(runs!, MONITORING_INTERVAL_SECONDS, s.archiveTimeoutSeconds);
         await rec.step("alerts: load the rules", () => m.loadRules(floors.floor));
         rec.notes.push(floors.note);
         for (const r of m.rules.raised) {
@@ -144,6 +155,18 @@ export class ScenarioAlerts {
         }
         m.notes.forEach((n) => rec.notes.push(n));
         this.healthyFromMs = rec.now();
+    }
+
+    /**
+     * The drill's WAL upload allowance: the scaled one (drstack:walUploadAllowance / time scale), or the longest
+     * archive run measured at start-up when that is longer: an upload takes real time, whatever the scale.
+     */
+    uploadAllowanceSeconds(): { seconds: number; why: string } {
+        const scaled = this.ctx.settings.uploadAllowanceSeconds;
+        const longest = Math.max(0, ...(this.runs?.seconds ?? []));
+        return longest > scaled
+            ? { seconds: longest, why: `the longest archive run measured at start-up (the scaled allowance, ${scaled.toFixed(1)} s, is shorter than an upload takes here)` }
+            : { seconds: scaled, why: "scaled" };
     }
 
     /** The effective `for:` (scaled, floored) of an alert's rule about a cluster, seconds. */
@@ -241,4 +264,35 @@ export function watchTopology(ctx: ScenarioContext, t: Topology, backup: "take" 
     const clusters: WatchedCluster[] = [{ role: "primary", server: t.primary, serverName: t.primaryServer, bucket: t.primaryBucket }];
     if (t.standby) clusters.push({ role: "standby", server: t.standby, serverName: t.standbyServer, bucket: t.standbyBucket });
     return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && ctx.sabotage.immediateBackup === false ? "none" : backup });
+}
+
+/**
+ * What the rules define for a region loss, seen from the standby (the primary region's own Prometheus is
+ * lost with it): DrStandbyNotStreaming (only declared with streaming) once the WAL receiver is gone;
+ * its condition holds within a second of the link dropping (the receiver exits on the closed connection,
+ * and a promoted standby has none). DrReplicaLagAboveRpo and DrStandbyNotReporting are not for this.
+ */
+export function expectRegionLossAlerts(alerts: ScenarioAlerts, streams: boolean, fault: { atMs: number; name: string }): void {
+    if (streams) alerts.expect(ALERT.DrStandbyNotStreaming, "standby", fault, 1, "the WAL receiver exits on the dropped connection");
+    alerts.notExpected(
+        ALERT.DrReplicaLagAboveRpo,
+        "CloudNativePG's pg_replication query reports a lag of 0 once the standby has replayed all it received, and after promotion (not in recovery): " +
+            "a lost primary sends nothing more to fall behind (the loss itself is what DrStandbyNotStreaming reports).",
+    );
+    alerts.notExpected(
+        ALERT.DrStandbyNotReporting,
+        "the standby keeps reporting cnpg_pg_replication_lag (0 once promoted); it fires when the standby itself is down or not scraped.",
+    );
+    alerts.notExpected(
+        ALERT.DrWalArchiveMetricsAbsent,
+        "about the lost primary: its region's Prometheus is lost with it, so it pages nobody in production; listed among the fired alerts if the drill's one Prometheus fired it before the scenario ended.",
+    );
+}
+
+/** watchAlerts for a deployment applied step by step (first-deployment, failback): its clusters as deployed, the primary's immediate backup taken by apply. */
+export function watchDeployment(ctx: ScenarioContext, local: LocalDeployment): ScenarioAlerts {
+    const clusters: WatchedCluster[] = [...local.regions.values()].flatMap((r) =>
+        r.cluster && r.bucket ? [{ role: r.cluster.declared.writable ? ("primary" as const) : ("standby" as const), server: r.cluster.server, serverName: r.cluster.declared.name, bucket: r.bucket }] : [],
+    );
+    return watchAlerts(ctx, { clusters, moto: local.moto, backup: "taken" });
 }
