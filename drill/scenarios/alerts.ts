@@ -111,8 +111,10 @@ export class ScenarioAlerts {
     async healthy(): Promise<void> {
         const { settings: s, rec } = this.ctx;
         const primary = this.cluster("primary");
-        // A healthy archiver archives a forced switch within seconds; a broken one never does (sabotage).
-        const measure = () => rec.step("alerts: time barman-cloud-wal-archive runs on the primary", () => measureArchiveRuns(primary.server, Math.min(s.archiveWaitMs, 30000)));
+        // A healthy archiver archives a forced switch within seconds; a broken one never does (sabotage), and
+        // before "take" the backup waits for the answer. After the scenario's own backup, archiving works.
+        const waitMs = this.o.backup === "take" ? Math.min(s.archiveWaitMs, 30000) : s.archiveWaitMs;
+        const measure = () => rec.step("alerts: time barman-cloud-wal-archive runs on the primary", () => measureArchiveRuns(primary.server, waitMs));
         let runs: ArchiveRuns;
         let backup: Promise<void> | undefined;
         if (this.o.backup === "take") {

@@ -22,8 +22,10 @@ const SAMPLES = 2;
 export interface ArchiveRuns {
     /** Seconds from each forced switch to pg_stat_archiver reporting its segment archived. */
     seconds: number[];
-    /** Why a switch was not archived in time (archiving is broken): the floor then rests on the runs before, if any. */
+    /** Why a switch was not archived in time (archiving is broken, or slower than the wait). */
     failure?: string;
+    /** The wait per switch, seconds: a switch not archived within it took at least that long. */
+    waitedSeconds: number;
 }
 
 /** Times SAMPLES forced segment switches on `server` until each is archived; stops at the first not archived within `timeoutMs`. */
@@ -37,18 +39,18 @@ export async function measureArchiveRuns(server: LocalPostgres, timeoutMs: numbe
         for (;;) {
             const [row] = await server.query<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver");
             if (row.last !== null && row.last >= segment) break;
-            if (Date.now() - start > timeoutMs) return { seconds, failure: `segment ${segment} not archived within ${timeoutMs} ms of the switch` };
+            if (Date.now() - start > timeoutMs) return { seconds, failure: `segment ${segment} not archived within ${timeoutMs} ms of the switch`, waitedSeconds: timeoutMs / 1000 };
             await new Promise((r) => setTimeout(r, 50));
         }
         seconds.push((Date.now() - start) / 1000);
     }
-    return { seconds };
+    return { seconds, waitedSeconds: timeoutMs / 1000 };
 }
 
 /** The per-rule `for:` floor from the measured runs, and the report note saying what was measured and used. */
 export function forFloors(runs: ArchiveRuns, intervalSeconds: number, archiveTimeoutSeconds: number): { floor: number; note: string } {
-    // No run archived (broken archiving): nothing healthy to allow for, only the sampling.
-    const longest = Math.max(0, ...runs.seconds);
+    // A switch not archived within the wait took at least the wait (slow or broken archiving).
+    const longest = Math.max(0, ...runs.seconds, runs.failure ? runs.waitedSeconds : 0);
     // One scrape to see the condition and one evaluation to start `for:` (Prometheus "Alerting rules").
     const floor = Math.ceil((longest + 2 * intervalSeconds) * 10) / 10;
     const gap = archiveTimeoutSeconds - longest;

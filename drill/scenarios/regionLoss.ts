@@ -49,9 +49,10 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
         teardown.add("stop the workload", () => workload.stop());
         rec.event(`load: ${s.rate} commits/s`, "info");
         // Log shipping can only show its bound once WAL has had time to be archived and replicated.
-        const earliest = streaming ? 0.5 * s.durationSeconds : Math.max(0.5 * s.durationSeconds, s.archiveTimeoutSeconds + s.replicationLagSeconds + 2);
+        const upload = alerts.uploadAllowanceSeconds();
+        const earliest = streaming ? 0.5 * s.durationSeconds : Math.max(0.5 * s.durationSeconds, s.archiveTimeoutSeconds + upload.seconds + s.replicationLagSeconds + 2);
         if (!streaming && earliest > 0.5 * s.durationSeconds) {
-            rec.notes.push(`The disaster was held until ${earliest.toFixed(1)} s of load (archive_timeout + replication lag + 2 s), longer than half of --duration.`);
+            rec.notes.push(`The disaster was held until ${earliest.toFixed(1)} s of load (archive_timeout + upload allowance + replication lag + 2 s), longer than half of --duration.`);
         }
         await sleep(randomBetween(earliest, Math.max(earliest, 0.85 * s.durationSeconds)) * 1000);
         const receiverBefore = await streamingStatus(standby);
@@ -70,7 +71,6 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
         const loss = lostCommits(workload.acked, present, disasterMs);
 
         const replicated = t.replicator?.latenciesMs.length ?? 0;
-        const upload = alerts.uploadAllowanceSeconds();
         if (streaming) {
             rec.check("the standby was streaming at the disaster", receiverBefore === "streaming", `wal receiver status: ${receiverBefore}`);
         } else {

@@ -52,7 +52,8 @@ describe("the DR drill judges sabotaged setups (real PostgreSQL, barman-cloud, m
         // No immediate base backup: the emulated plugin then reports 0 (no backup), as the real one does,
         // and DrBaseBackupTooOld fires before S3 goes down: a healthy phase that is not healthy. The phase
         // (20 % of the duration) must outlast the rule's for: (scaled 6.7 s, or the measured floor) and sampling.
-        const report = await runDrill({ ...SMALL, durationSeconds: 75, scenarios: ["storage-outage"], sabotage: { immediateBackup: false } });
+        // A light load (20 commits/s) so the long outage's backlog catches up on a busy machine.
+        const report = await runDrill({ ...SMALL, rate: 20, durationSeconds: 75, scenarios: ["storage-outage"], sabotage: { immediateBackup: false } });
         const [result] = report.scenarios;
         assert.equal(result.status, "FAIL", result.summary);
         assert.match(result.summary, /DrBaseBackupTooOld fired during a healthy phase \(at \+\d+\.\d s\)/);
