@@ -15,6 +15,17 @@
 // time until pg_stat_archiver reports that segment archived (what the archiver's queue and the
 // archive command together take, the wait the rules see).
 import { LocalPostgres } from "../../local/postgres";
+import { ALERTS } from "../../model/alertCatalog";
+import { PLUGIN_METRIC_PREFIX } from "../monitoring/barmanCloudPlugin";
+
+/**
+ * Rules that read only the emulated Barman Cloud plugin's catalog timestamps (pushed once, after the backup)
+ * have no real-time transient to allow for: they keep their scaled `for:`.
+ */
+function readsOnlyCatalog(alert: string): boolean {
+    const metrics = (ALERTS as Record<string, { metrics: readonly string[] }>)[alert]?.metrics ?? [];
+    return metrics.length > 0 && metrics.every((m) => m.startsWith(PLUGIN_METRIC_PREFIX));
+}
 
 /** Forced switches timed at start-up: enough to catch a slow Python start, few enough to stay cheap. */
 const SAMPLES = 2;
@@ -48,19 +59,19 @@ export async function measureArchiveRuns(server: LocalPostgres, timeoutMs: numbe
 }
 
 /** The per-rule `for:` floor from the measured runs, and the report note saying what was measured and used. */
-export function forFloors(runs: ArchiveRuns, intervalSeconds: number, archiveTimeoutSeconds: number): { floor: number; note: string } {
+export function forFloors(runs: ArchiveRuns, intervalSeconds: number, archiveTimeoutSeconds: number): { floor: (alert: string) => number; note: string } {
     // A switch not archived within the wait took at least the wait (slow or broken archiving).
     const longest = Math.max(0, ...runs.seconds, runs.failure ? runs.waitedSeconds : 0);
     // One scrape to see the condition and one evaluation to start `for:` (Prometheus "Alerting rules").
     const floor = Math.ceil((longest + 2 * intervalSeconds) * 10) / 10;
     const gap = archiveTimeoutSeconds - longest;
     return {
-        floor,
+        floor: (alert) => (readsOnlyCatalog(alert) ? 0 : floor),
         note:
             `Archive runs measured at start-up (forced switch to archived, pg_stat_archiver): ${runs.seconds.map((x) => `${x.toFixed(2)} s`).join(", ") || "none"}` +
             (runs.failure ? ` (${runs.failure})` : "") +
             "; " +
-            `a scaled for: shorter than the longest plus one scrape and one evaluation (${intervalSeconds} s each) is raised to ${floor.toFixed(1)} s. ` +
+            `a scaled for: shorter than the longest plus one scrape and one evaluation (${intervalSeconds} s each) is raised to ${floor.toFixed(1)} s (not for the rules on the plugin's catalog timestamps, which have no such transient). ` +
             (gap < intervalSeconds
                 ? `The drill's archive_timeout (${archiveTimeoutSeconds} s) leaves less than one scrape between uploads: a healthy archiver is seen busy back to back here.`
                 : `Between uploads the archiver idles about ${gap.toFixed(1)} s of each ${archiveTimeoutSeconds} s archive_timeout.`),
