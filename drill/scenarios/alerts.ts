@@ -26,7 +26,7 @@ import { readBackupCatalog } from "../monitoring/barmanCloudPlugin";
 import { MonitoringStack, podLabels } from "../monitoring/stack";
 import { Topology } from "../topology";
 import { ExpectedAlert } from "../types";
-import { ArchiveRuns, forFloors, measureArchiveRuns } from "./archiveRuns";
+import { ArchiveRuns, forFloors, measureArchiveRuns, ReadyWaitSampler } from "./archiveRuns";
 import { Measurement, ScenarioContext, waitUntil } from "./scenario";
 
 /** Scrape and evaluation interval of the drill's Prometheus, seconds. */
@@ -62,6 +62,7 @@ export class ScenarioAlerts {
     private healthyFromMs: number | undefined;
     private readonly starting: Promise<void>;
     private runs: ArchiveRuns | undefined;
+    private readyWait: ReadyWaitSampler | undefined;
 
     constructor(
         private readonly ctx: ScenarioContext,
@@ -156,18 +157,27 @@ export class ScenarioAlerts {
             );
         }
         m.notes.forEach((n) => rec.notes.push(n));
+        const sampler = new ReadyWaitSampler(primary.server);
+        this.ctx.teardown.add("stop sampling the archive's ready segments", () => sampler.stop());
+        this.readyWait = sampler;
         this.healthyFromMs = rec.now();
     }
 
     /**
-     * The drill's WAL upload allowance: the scaled one (drstack:walUploadAllowance / time scale), or the longest
-     * archive run measured at start-up when that is longer: an upload takes real time, whatever the scale.
+     * The drill's WAL upload allowance so far: the scaled one (drstack:walUploadAllowance / time scale), or the
+     * longest archive wait measured (the start-up runs, and segments ready since) when that is longer: an upload
+     * takes real time, whatever the scale.
      */
     uploadAllowanceSeconds(): { seconds: number; why: string } {
         const scaled = this.ctx.settings.uploadAllowanceSeconds;
-        const longest = Math.max(0, ...(this.runs?.seconds ?? []));
+        const startup = Math.max(0, ...(this.runs?.seconds ?? []));
+        const since = this.readyWait?.longestSeconds ?? 0;
+        const longest = Math.max(startup, since);
         return longest > scaled
-            ? { seconds: longest, why: `the longest archive run measured at start-up (the scaled allowance, ${scaled.toFixed(1)} s, is shorter than an upload takes here)` }
+            ? {
+                  seconds: longest,
+                  why: `the longest archive wait measured: ${startup.toFixed(1)} s at start-up, ${since.toFixed(1)} s for a ready segment since (the scaled allowance, ${scaled.toFixed(1)} s, is shorter than an upload takes here)`,
+              }
             : { seconds: scaled, why: "scaled" };
     }
 
@@ -229,6 +239,7 @@ export class ScenarioAlerts {
     async measurement(): Promise<NonNullable<Measurement["alerts"]>> {
         const { rec } = this.ctx;
         if (this.healthyFromMs === undefined || !this.monitoring) throw new Error("alerts.measurement() before alerts.healthy()");
+        await this.readyWait?.stop();
         await this.settle();
         await this.monitoring.watcher.poll();
         const healthyFrom = this.healthyFromMs;

@@ -77,3 +77,31 @@ export function forFloors(runs: ArchiveRuns, intervalSeconds: number, archiveTim
                 : `Between uploads the archiver idles about ${gap.toFixed(1)} s of each ${archiveTimeoutSeconds} s archive_timeout.`),
     };
 }
+
+/**
+ * The longest a segment waited ready (not yet archived) on a server, sampled every 500 ms while the
+ * scenario runs: the .ready file's modification time is when PostgreSQL marked the segment complete
+ * (pg_ls_archive_statusdir, PostgreSQL 12+). What the uploads actually took, after the start-up timing.
+ */
+export class ReadyWaitSampler {
+    longestSeconds = 0;
+    private running = true;
+    private readonly loop: Promise<void>;
+
+    constructor(server: LocalPostgres) {
+        this.loop = (async () => {
+            while (this.running) {
+                const rows = await server
+                    .query<{ age: number | null }>("SELECT extract(epoch FROM max(now() - modification))::float8 AS age FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'")
+                    .catch(() => [{ age: null }]);
+                this.longestSeconds = Math.max(this.longestSeconds, rows[0]?.age ?? 0);
+                await new Promise((r) => setTimeout(r, 500));
+            }
+        })();
+    }
+
+    async stop(): Promise<void> {
+        this.running = false;
+        await this.loop;
+    }
+}

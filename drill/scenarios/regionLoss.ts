@@ -49,14 +49,16 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
         teardown.add("stop the workload", () => workload.stop());
         rec.event(`load: ${s.rate} commits/s`, "info");
         // Log shipping can only show its bound once WAL has had time to be archived and replicated.
-        const upload = alerts.uploadAllowanceSeconds();
-        const earliest = streaming ? 0.5 * s.durationSeconds : Math.max(0.5 * s.durationSeconds, s.archiveTimeoutSeconds + upload.seconds + s.replicationLagSeconds + 2);
+        const startupUpload = alerts.uploadAllowanceSeconds();
+        const earliest = streaming ? 0.5 * s.durationSeconds : Math.max(0.5 * s.durationSeconds, s.archiveTimeoutSeconds + startupUpload.seconds + s.replicationLagSeconds + 2);
         if (!streaming && earliest > 0.5 * s.durationSeconds) {
             rec.notes.push(`The disaster was held until ${earliest.toFixed(1)} s of load (archive_timeout + upload allowance + replication lag + 2 s), longer than half of --duration.`);
         }
         await sleep(randomBetween(earliest, Math.max(earliest, 0.85 * s.durationSeconds)) * 1000);
         const receiverBefore = await streamingStatus(standby);
         const archivedBefore = await archiverStats(t.primary);
+        // The upload allowance as measured up to the disaster (what the archive took under this run's load).
+        const upload = alerts.uploadAllowanceSeconds();
         const disasterMs = rec.event("disaster: primary SIGKILLed, its region's bucket cut off", "disaster");
         if (streaming) expectRegionLossAlerts(alerts, true, { atMs: disasterMs, name: "the region loss" });
         await rec.step("primary region lost", async () => {
