@@ -86,7 +86,7 @@ export interface TopologyOptions {
     archiveCommand?: string;
     /** Sabotage: no S3 replication emulation at all. */
     replicator?: boolean;
-    /** Sabotage: the declared ScheduledBackup's immediate backup is not taken (drill/scenarios/alerts.ts). */
+    /** Sabotage: the declared ScheduledBackup's immediate backup is not taken where the drill takes it (drill/scenarios/alerts.ts). */
     immediateBackup?: boolean;
 }
 
@@ -95,8 +95,6 @@ export class Topology {
     /** The inter-region link; the standby streams through it only when the stack declares streaming. */
     link: TcpProxy | undefined;
     replicator: Replicator | undefined;
-    /** What the topology was started with (sabotage included). */
-    options: TopologyOptions = { standby: false };
 
     private constructor(
         readonly settings: DrillSettings,
@@ -158,7 +156,6 @@ export class Topology {
             // checkpointed, so the drill starts from that state.
             await primary.query("CHECKPOINT");
             const topology = new Topology(settings, teardown, moto, s3Link, primary, primaryBucket, standbyBucket, primaryServer, standbyServer, declared);
-            topology.options = options;
             if (options.replicator !== false) {
                 const replicator = new Replicator(moto.s3(), primaryBucket, declared.replication.rules, settings.replicationLagSeconds);
                 topology.replicator = replicator;

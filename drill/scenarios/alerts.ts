@@ -276,7 +276,9 @@ export function watchAlerts(ctx: ScenarioContext, o: WatchOptions): ScenarioAler
 export function watchTopology(ctx: ScenarioContext, t: Topology, backup: "take" | "taken"): ScenarioAlerts {
     const clusters: WatchedCluster[] = [{ role: "primary", server: t.primary, serverName: t.primaryServer, bucket: t.primaryBucket }];
     if (t.standby) clusters.push({ role: "standby", server: t.standby, serverName: t.standbyServer, bucket: t.standbyBucket });
-    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && ctx.sabotage.immediateBackup === false ? "none" : backup });
+    // Taken only as the primary's ScheduledBackup declares it (immediate: true), and not under that sabotage.
+    const declared = t.declared.immediateBackup.primary && ctx.sabotage.immediateBackup !== false;
+    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && !declared ? "none" : backup });
 }
 
 /**
