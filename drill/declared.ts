@@ -33,6 +33,13 @@ export interface DeclaredTopology {
     archiveTimeoutSeconds: number;
     /** The primary's own archive ObjectStore's spec.configuration.wal.compression (undefined: none). */
     walCompression: string | undefined;
+    /**
+     * The replica Cluster has a WAL-archiving plugin: CloudNativePG then runs it with archive_mode=always
+     * (pkg/postgres/configuration.go @v1.30.0: a replica cluster with WAL archiving gets "always").
+     */
+    standbyArchives: boolean;
+    /** Clusters whose ScheduledBackup declares `immediate: true` (a base backup right after creation). */
+    immediateBackup: { primary: boolean; standby: boolean };
     /** The replication from the primary's bucket (the BucketReplicationConfig on it). */
     replication: { sourceBucket: string; rules: DeclaredReplicationRule[] };
 }
@@ -94,6 +101,21 @@ function spec(r: Declared): Record<string, any> {
     return (unwrapSecrets(r.inputs) as Record<string, any>).spec ?? {};
 }
 
+type ProgramRun = Awaited<ReturnType<typeof runProgram>>;
+
+/** spec.configuration of the ObjectStore a Cluster's WAL-archiving plugin entry names. */
+function archiveStoreConfig(run: ProgramRun, cluster: string, archiver: { parameters?: { barmanObjectName?: string } } | undefined): Record<string, any> {
+    const storeName = archiver?.parameters?.barmanObjectName;
+    const store = run.ofType(RESOURCE_TYPES.objectStore).find((o) => (unwrapSecrets(o.inputs) as any).metadata?.name === storeName);
+    if (!store) throw new Error(`Cluster ${cluster}: no WAL-archiving plugin with a declared ObjectStore (barmanObjectName ${storeName})`);
+    return spec(store).configuration ?? {};
+}
+
+/** The cluster's ScheduledBackup declares `immediate: true` (CloudNativePG then backs up at once, not at the first schedule). */
+function immediateBackupOf(run: ProgramRun, cluster: string): boolean {
+    return run.ofType(RESOURCE_TYPES.scheduledBackup).some((b) => spec(b).cluster?.name === cluster && spec(b).immediate === true);
+}
+
 /** Runs the program for the stack and its peer (same overrides for both) and reads the topology. */
 export async function declaredTopology(stack: string, overrides: Overrides = {}): Promise<DeclaredTopology> {
     const peers = peersFromStackFiles();
@@ -118,13 +140,11 @@ export async function declaredTopology(stack: string, overrides: Overrides = {})
     if (archiveTimeout === undefined) throw new Error(`Cluster ${primary.spec.replica?.self ?? primary.r.name} declares no postgresql.parameters.archive_timeout`);
 
     // The plugin entry with isWALArchiver names the ObjectStore WAL goes to (plugin web/docs/usage.md).
-    const archiver = (primary.spec.plugins ?? []).find((p: { isWALArchiver?: boolean }) => p.isWALArchiver);
-    const storeName = archiver?.parameters?.barmanObjectName;
-    const store = primary.run.ofType(RESOURCE_TYPES.objectStore).find((o) => (unwrapSecrets(o.inputs) as any).metadata?.name === storeName);
-    if (!store) throw new Error(`Cluster ${primary.r.name}: no WAL-archiving plugin with a declared ObjectStore (barmanObjectName ${storeName})`);
-    const storeConfig = spec(store).configuration ?? {};
+    const walArchiver = (c: (typeof clusters)[number]) => (c.spec.plugins ?? []).find((p: { isWALArchiver?: boolean }) => p.isWALArchiver);
+    const archiver = walArchiver(primary);
+    const storeConfig = archiveStoreConfig(primary.run, primary.r.name, archiver);
     const sourceBucket = /^s3:\/\/([^/]+)/.exec(String(storeConfig.destinationPath))?.[1];
-    if (!sourceBucket) throw new Error(`ObjectStore ${storeName}: destinationPath ${JSON.stringify(storeConfig.destinationPath)} is not s3://<bucket>/`);
+    if (!sourceBucket) throw new Error(`ObjectStore ${archiver?.parameters?.barmanObjectName}: destinationPath ${JSON.stringify(storeConfig.destinationPath)} is not s3://<bucket>/`);
 
     const replications = runs.flatMap(({ run }) => run.ofType(RESOURCE_TYPES.bucketReplication)).filter((r) => r.inputs.bucket === sourceBucket);
     if (replications.length !== 1) throw new Error(`expected one BucketReplicationConfig on the primary's bucket ${sourceBucket}, found ${replications.length}`);
@@ -135,6 +155,8 @@ export async function declaredTopology(stack: string, overrides: Overrides = {})
         standbyStreams: source.connectionParameters !== undefined,
         archiveTimeoutSeconds: postgresSeconds(archiveTimeout, "archive_timeout"),
         walCompression: storeConfig.wal?.compression,
+        standbyArchives: walArchiver(standby) !== undefined,
+        immediateBackup: { primary: immediateBackupOf(primary.run, primary.spec.replica?.self ?? String(primary.r.name)), standby: immediateBackupOf(standby.run, standby.spec.replica.self) },
         replication: { sourceBucket, rules: parseReplicationRules(replications[0].inputs.rules, `BucketReplicationConfig ${replications[0].name}`) },
     };
 }

@@ -46,7 +46,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const config = parseConfig(options.overrides ? stackConfigWith(options.stack, options.overrides) : readStackConfig(options.stack), options.stack);
     options.log(`reading what the program declares for stack ${options.stack} and its peer (program under mocks)`);
     const declared = await declaredTopology(options.stack, options.overrides);
-    const settings = drillSettings(options.stack, config, options, declared);
+    const peer = declared.stacks.find((s) => s !== options.stack);
+    const peerConfig = peer ? parseConfig(options.overrides ? stackConfigWith(peer, options.overrides) : readStackConfig(peer), peer) : undefined;
+    const settings = { ...drillSettings(options.stack, config, options, declared), peerConfig };
     const startedAt = new Date().toISOString();
     options.log(
         `drill of stack ${options.stack}: archive_timeout ${settings.archiveTimeoutSeconds} s (declared ${declared.archiveTimeoutSeconds} s, time scale 1:${settings.timeScale}), ` +

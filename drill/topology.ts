@@ -14,6 +14,7 @@ import { processTeardown, Teardown } from "../local/teardown";
 import { postgresBinDir, PYTHON_TOOL_ENV } from "../local/tools";
 import { Overrides } from "../tools/offline/program";
 import { DeclaredTopology, declaredTopology } from "./declared";
+import { barmanBaseBackup } from "./localDeployment";
 import { Replicator } from "./replicator";
 import { Target } from "./workload";
 
@@ -40,6 +41,8 @@ export interface DrillSettings {
     /** How long to wait for a segment to reach the archive before the scenario errors. */
     archiveWaitMs: number;
     log: (line: string) => void;
+    /** The peer stack's config (its alert rules run in the drill too); read from its stack file when absent. */
+    peerConfig?: DrConfig;
     /** What the program declares for the stack pair; read (once per stack) by Topology.start when absent. */
     declared?: DeclaredTopology;
     /** Config overrides the drill runs the program with for both stacks; runbook steps and restores start from them. */
@@ -83,6 +86,8 @@ export interface TopologyOptions {
     archiveCommand?: string;
     /** Sabotage: no S3 replication emulation at all. */
     replicator?: boolean;
+    /** Sabotage: the declared ScheduledBackup's immediate backup is not taken where the drill takes it (drill/scenarios/alerts.ts). */
+    immediateBackup?: boolean;
 }
 
 export class Topology {
@@ -188,8 +193,9 @@ export class Topology {
                 restore_command: `barman-cloud-wal-restore --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.primaryServer} %f %p`,
                 recovery_target_timeline: "latest",
                 wal_retrieve_retry_interval: "1s",
-                // After promotion it archives into its own region's bucket under its own name.
-                archive_mode: "on",
+                // Into its own region's bucket under its own name: already in recovery when the replica Cluster
+                // declares a WAL archiver (CloudNativePG sets archive_mode=always then), after promotion otherwise.
+                archive_mode: this.declared.standbyArchives ? "always" : "on",
                 archive_command: `barman-cloud-wal-archive --${this.settings.walCompression} --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.standbyServer} %p`,
             },
             signal: "standby",
@@ -202,16 +208,17 @@ export class Topology {
         return { host: server.host, port: server.port, user: server.superuser, password: server.password };
     }
 
-    /** A base backup into the primary region's bucket, as a CloudNativePG ScheduledBackup takes it. */
-    async baseBackup(): Promise<void> {
-        const p = this.primary;
-        // No --encryption: the declared ObjectStore sets none (components/postgres/cluster.ts), so the
-        // plugin sends no SSE header and S3 applies the bucket's default key.
-        await p.run("barman-cloud-backup", [
-            "--gzip", "--endpoint-url", this.moto.endpoint,
-            "--host", p.socketDir, "--port", String(p.port), "--user", p.superuser,
-            `s3://${this.primaryBucket}/`, this.primaryServer,
-        ]);
+    /** Where a cluster's own ObjectStore points: its server, its bucket and the barman server name. */
+    archiveOf(cluster: "primary" | "standby"): { server: LocalPostgres; bucket: string; serverName: string } {
+        return cluster === "primary"
+            ? { server: this.primary, bucket: this.primaryBucket, serverName: this.primaryServer }
+            : { server: this.standby!, bucket: this.standbyBucket, serverName: this.standbyServer };
+    }
+
+    /** A base backup into a cluster's own bucket, as its CloudNativePG ScheduledBackup takes it. */
+    async baseBackup(cluster: "primary" | "standby" = "primary"): Promise<void> {
+        const { server, bucket, serverName } = this.archiveOf(cluster);
+        await barmanBaseBackup(server, this.moto.endpoint, bucket, serverName);
     }
 
     /** The newest completed base backup in the primary's bucket (barman 3.4 has no "latest" keyword). */

@@ -106,6 +106,17 @@ export class PrometheusServer {
         }
     }
 
+    /** Replaces the rule groups and reloads (rules loaded this way start with no pending state). */
+    async setRules(rules: { groups: unknown[] }): Promise<void> {
+        this.options = { ...this.options, rules };
+        fs.writeFileSync(path.join(this.daemon.dir, RULES_FILE), stringify(rules, { lineWidth: 0 }));
+        const res = await fetch(`${this.url}/-/reload`, { method: "POST" });
+        const body = await res.text();
+        if (res.status !== 200) {
+            throw new Error(`Prometheus refused the new rules (${res.status}): ${body}\n${this.daemon.logTail()}`);
+        }
+    }
+
     private async api<T>(pathAndQuery: string): Promise<T> {
         const res = await fetch(`${this.url}${pathAndQuery}`);
         const body = (await res.json()) as { status: string; data: T; error?: string };

@@ -38,21 +38,55 @@ export function promDuration(seconds: number): string {
     return ms % 1000 === 0 ? formatDuration(ms / 1000) : `${ms}ms`;
 }
 
-function scaledFor(rule: AlertRule, timeScale: number): string {
+/** A `for:` raised to the floor because the scaled one was shorter than the drill can sample. */
+export interface RaisedFor {
+    alert: string;
+    /** The rule's cluster label. */
+    cluster: string;
+    /** The production `for:` divided by the time scale, seconds. */
+    scaledSeconds: number;
+    /** What the drill's Prometheus uses instead, seconds. */
+    usedSeconds: number;
+}
+
+function scaledFor(rule: AlertRule, timeScale: number, minForSeconds: number, raised: RaisedFor[]): string {
     const seconds = parseDuration(rule.for);
     if (seconds === undefined) {
         throw new Error(`alert ${rule.alert}: cannot scale its for: "${rule.for}" (expected a duration like 2m)`);
     }
-    // Unchanged durations keep their production text ("0m" stays "0m").
-    return seconds === 0 || timeScale === 1 ? rule.for : promDuration(seconds / timeScale);
+    // Unchanged durations keep their production text ("0m" stays "0m"): a for: of 0 fires on the
+    // first true evaluation in production too, so there is nothing to raise.
+    if (seconds === 0 || timeScale === 1) {
+        return rule.for;
+    }
+    if (seconds / timeScale < minForSeconds) {
+        raised.push({ alert: rule.alert, cluster: rule.labels.cluster, scaledSeconds: seconds / timeScale, usedSeconds: minForSeconds });
+        return promDuration(minForSeconds);
+    }
+    return promDuration(seconds / timeScale);
 }
 
-/** The stack's rule groups with thresholds and `for:` divided by `timeScale` (1 = production). */
-export function scaledAlertRuleGroups(config: DrConfig, timeScale: number): { groups: RuleGroup[] } {
+/**
+ * The stack's rule groups with thresholds and `for:` divided by `timeScale` (1 = production).
+ *
+ * `minForSeconds`: a floor for the scaled `for:` (one for all rules, or per alert). What the drill does in real time is not scaled:
+ * a barman-cloud-wal-archive run takes seconds (a Python start plus the upload), and Prometheus sees
+ * a condition only at its scrape and evaluation ticks. A healthy upload after an archive_timeout switch
+ * makes DrWalArchiveStale's condition true for that long (the archive age then exceeds the threshold,
+ * and a segment is ready); with a `for:` shorter than that transient plus one scrape and one
+ * evaluation, a healthy cluster would page. `raised` lists the rules the floor changed, for the report.
+ */
+export function scaledAlertRuleGroups(
+    config: DrConfig,
+    timeScale: number,
+    minForSeconds: number | ((alert: string) => number) = 0,
+): { groups: RuleGroup[]; raised: RaisedFor[] } {
+    const floor = typeof minForSeconds === "number" ? () => minForSeconds : minForSeconds;
     if (!(timeScale > 0) || !Number.isFinite(timeScale)) {
         throw new Error(`the drill's time scale must be a positive number, got ${timeScale}`);
     }
     const production = alertRuleGroups(config).groups;
+    const raised: RaisedFor[] = [];
     const scaled = alertRuleGroups(scaledAlertConfig(config, timeScale)).groups;
     return {
         groups: scaled.map((group, g) => ({
@@ -62,9 +96,10 @@ export function scaledAlertRuleGroups(config: DrConfig, timeScale: number): { gr
                 if (!original || original.alert !== rule.alert || group.name !== production[g].name) {
                     throw new Error(`scaling changed the rule set at ${group.name}[${r}] (${rule.alert}): thresholds must not decide which rules exist`);
                 }
-                return { ...rule, for: scaledFor(original, timeScale), annotations: original.annotations };
+                return { ...rule, for: scaledFor(original, timeScale, floor(original.alert), raised), annotations: original.annotations };
             }),
         })),
+        raised,
     };
 }
 

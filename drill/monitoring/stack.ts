@@ -18,7 +18,7 @@ import { startPushgateway } from "../../local/pushgatewayServer";
 import { AlertWatcher } from "./alertWatcher";
 import { BarmanBackup, PLUGIN_METRIC_PREFIX, pushPluginMetrics } from "./barmanCloudPlugin";
 import { exporterMetricNames, exporterQueriesFile } from "./cnpgQueries";
-import { alertMetrics, scaledAlertRuleGroups } from "./rules";
+import { alertMetrics, RaisedFor, scaledAlertRuleGroups } from "./rules";
 
 /** The labels a PodMonitor scrape gives a CloudNativePG pod's metrics, the ones the rules select on. */
 export interface PodLabels {
@@ -76,12 +76,18 @@ export function alertCoverage(groups: RuleGroup[], exporterMetrics: string[]): A
 
 export interface MonitoringStackOptions {
     config: DrConfig;
+    /** The peer stack's config: its rules are evaluated too (the drill runs both regions' clusters). */
+    peerConfig?: DrConfig;
+    /** Floor for each scaled `for:`, per alert (scaledAlertRuleGroups); default 0. */
+    minForSeconds?: number | ((alert: string) => number);
     /** Production seconds per drill second (drill --time-scale). */
     timeScale: number;
     /** Scrape and evaluation interval in seconds (default 1). */
     intervalSeconds?: number;
     /** Alert poll interval (default 250 ms). */
     pollMs?: number;
+    /** Start with no rules; loadRules() loads them once the targets are scraped (absent() rules then start clean). */
+    deferRules?: boolean;
 }
 
 export class MonitoringStack {
@@ -91,7 +97,8 @@ export class MonitoringStack {
     readonly notes = new Set<string>();
 
     private constructor(
-        readonly rules: { groups: RuleGroup[] },
+        public rules: { groups: RuleGroup[]; raised: RaisedFor[] },
+        private readonly options: MonitoringStackOptions,
         readonly prometheus: PrometheusServer,
         readonly pushgateway: HttpDaemon,
         readonly watcher: AlertWatcher,
@@ -104,22 +111,34 @@ export class MonitoringStack {
 
     /** Starts the Pushgateway, Prometheus (no PostgreSQL targets yet) and the alert watcher. */
     static async start(options: MonitoringStackOptions): Promise<MonitoringStack> {
-        const rules = scaledAlertRuleGroups(options.config, options.timeScale);
+        const rules = MonitoringStack.scaledRules(options, options.minForSeconds ?? 0);
         const pushgateway = await startPushgateway();
         try {
             const prometheus = await PrometheusServer.start({
                 targets: [],
                 pushgateway: new URL(pushgateway.url).host,
-                rules,
+                rules: { groups: options.deferRules ? [] : rules.groups },
                 intervalSeconds: options.intervalSeconds,
                 dropLabels: EXPORTER_ONLY_LABELS,
             });
             const watcher = new AlertWatcher({ fetchAlerts: () => prometheus.alerts(), intervalMs: options.pollMs }).start();
-            return new MonitoringStack(rules, prometheus, pushgateway, watcher);
+            return new MonitoringStack(rules, options, prometheus, pushgateway, watcher);
         } catch (err) {
             await pushgateway.stop();
             throw err;
         }
+    }
+
+    /** The stack's (and the peer's) rules, scaled, with `for:` floored at `minForSeconds`. */
+    private static scaledRules(options: MonitoringStackOptions, minForSeconds: NonNullable<MonitoringStackOptions["minForSeconds"]>): MonitoringStack["rules"] {
+        const scaled = [options.config, ...(options.peerConfig ? [options.peerConfig] : [])].map((c) => scaledAlertRuleGroups(c, options.timeScale, minForSeconds));
+        return { groups: scaled.flatMap((r) => r.groups), raised: scaled.flatMap((r) => r.raised) };
+    }
+
+    /** Loads the scaled rules (after a start with deferRules), with `for:` floored at `minForSeconds` when given. */
+    async loadRules(minForSeconds?: NonNullable<MonitoringStackOptions["minForSeconds"]>): Promise<void> {
+        if (minForSeconds !== undefined) this.rules = MonitoringStack.scaledRules(this.options, minForSeconds);
+        await this.prometheus.setRules({ groups: this.rules.groups });
     }
 
     /** Starts an exporter for `server`, scraped as pod `labels.pod`; resolves once Prometheus scrapes it. */

@@ -1,6 +1,6 @@
 // The drill report for people: the run's settings, a summary table, then per scenario its
 // measures against their targets (with the verdict the scenario reached), steps, checks and notes.
-import { DrillReport, RpoResult, ScenarioResult } from "../types";
+import { AlertsResult, DrillReport, RpoResult, ScenarioResult } from "../types";
 import { formatCount, formatRpoTarget, formatSeconds, formatSpan, formatTarget, verdict } from "./format";
 
 /** Table cells are one line and may not contain an unescaped pipe. */
@@ -44,6 +44,69 @@ function summaryTable(report: DrillReport): string[] {
     );
 }
 
+/** When an alert fired, relative to the scenario's phases. */
+function firingPhase(f: AlertsResult["firings"][number]): string {
+    if (f.inHealthyPhase) return "✘ healthy phase (false alert)";
+    return f.afterFaultSeconds !== undefined ? "after the fault" : "before the healthy phase";
+}
+
+/** One row per alert that fired (name, cluster, severity, time to detect), then the expected ones judged. */
+export function alertTable(alerts: AlertsResult): string[] {
+    const fired =
+        alerts.firings.length === 0
+            ? ["No alert fired."]
+            : table(
+                  ["Alert fired", "Cluster", "Severity", "Fired at", "Time to detect", "Phase"],
+                  alerts.firings.map((f) => [
+                      f.alert,
+                      f.labels.cluster ?? "?",
+                      f.labels.severity ?? "?",
+                      `+${formatSeconds(f.firedAtMs / 1000)}`,
+                      f.afterFaultSeconds !== undefined ? formatSeconds(f.afterFaultSeconds) : "n/a",
+                      firingPhase(f),
+                  ]),
+              );
+    const expected =
+        alerts.expected.length === 0
+            ? ["No alert is expected from this scenario's fault (see the notes for why)."]
+            : table(
+                  ["Expected alert", "Bound", "Detected after", "Result"],
+                  alerts.expected.map((e) => [
+                      e.alert,
+                      `${formatSeconds(e.withinSeconds)} (${e.limitName})`,
+                      e.detectedAfterSeconds === undefined ? "did not fire" : formatSeconds(e.detectedAfterSeconds),
+                      verdict(e.met),
+                  ]),
+              );
+    return [...fired, "", ...expected];
+}
+
+/** Per scenario: what fired with its time to detect, the expected alerts met, and false alerts. */
+function alertSummaryTable(report: DrillReport): string[] {
+    const withAlerts = report.scenarios.filter((s) => s.alerts);
+    if (withAlerts.length === 0) return [];
+    return [
+        "## Alerts",
+        "",
+        ...table(
+            ["Scenario", "Fired (time to detect after the fault)", "Expected alerts met", "False alerts in the healthy phase"],
+            withAlerts.map((s) => {
+                const a = s.alerts!;
+                const fired = a.firings.map((f) => `${f.alert}${f.labels.cluster ? ` (${f.labels.cluster})` : ""}${f.afterFaultSeconds !== undefined ? ` ${formatSeconds(f.afterFaultSeconds)}` : ""}`);
+                const met = a.expected.filter((e) => e.met).length;
+                const falseAlerts = a.firings.filter((f) => f.inHealthyPhase).map((f) => f.alert);
+                return [
+                    s.name,
+                    fired.join(", ") || "none",
+                    a.expected.length === 0 ? "none expected" : `${met} of ${a.expected.length}`,
+                    falseAlerts.length === 0 ? "none" : falseAlerts.join(", "),
+                ];
+            }),
+        ),
+        "",
+    ];
+}
+
 function scenarioSection(s: ScenarioResult): string[] {
     const lines: string[] = [];
     lines.push(`## ${s.title} (\`${s.name}\`): ${s.status}`, "");
@@ -79,23 +142,7 @@ function scenarioSection(s: ScenarioResult): string[] {
     }
 
     if (s.alerts) {
-        lines.push("### Alerts", "");
-        lines.push(
-            ...(s.alerts.firings.length === 0
-                ? ["No alert fired."]
-                : s.alerts.firings.map(
-                      (f) =>
-                          `- ${f.inHealthyPhase ? "✘" : "•"} ${f.alert} fired at +${formatSeconds(f.firedAtMs / 1000)}` +
-                          (f.afterFaultSeconds !== undefined ? `, ${formatSeconds(f.afterFaultSeconds)} after the fault` : "") +
-                          (f.inHealthyPhase ? " (healthy phase)" : ""),
-                  )),
-            ...s.alerts.expected.map(
-                (e) =>
-                    `- ${e.met ? "✔" : "✘"} expected ${e.alert} within ${e.limitName} (${formatSeconds(e.withinSeconds)}): ` +
-                    (e.detectedAfterSeconds === undefined ? "did not fire" : `detected after ${formatSeconds(e.detectedAfterSeconds)}`),
-            ),
-            "",
-        );
+        lines.push("### Alerts", "", ...alertTable(s.alerts), "");
     }
 
     lines.push("### Checks", "");
@@ -126,7 +173,7 @@ export function toMarkdown(report: DrillReport): string {
     if (report.emulations.length > 0) {
         lines.push("- Emulations:", ...report.emulations.map((e) => `  - ${e}`));
     }
-    lines.push("", "## Summary", "", ...summaryTable(report), "");
+    lines.push("", "## Summary", "", ...summaryTable(report), "", ...alertSummaryTable(report));
     for (const s of report.scenarios) {
         lines.push(...scenarioSection(s));
     }

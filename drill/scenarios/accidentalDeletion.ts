@@ -15,6 +15,7 @@ import { declaredRestore } from "../declaredRestore";
 import { extractRows, findMistakeCommit, relationPath, restoreDeclared } from "../restoreSteps";
 import { Topology } from "../topology";
 import { firstWriteAccepted, presentSeqs, TABLE, Workload } from "../workload";
+import { expectRegionLossAlerts, watchTopology } from "./alerts";
 import { Measurement, rpoTarget, rtoTarget, ScenarioContext, waitUntil } from "./scenario";
 
 export type RestoreRegion = "primary" | "standby";
@@ -37,7 +38,8 @@ async function walSegment(t: Topology): Promise<string> {
 }
 
 export function accidentalDeletion(region: RestoreRegion): (ctx: ScenarioContext) => Promise<Measurement> {
-    return async ({ settings: s, rec, sabotage, teardown }) => {
+    return async (ctx) => {
+        const { settings: s, rec, sabotage, teardown } = ctx;
         const inStandby = region === "standby";
         const t = await rec.step(inStandby ? "start topology (primary, standby, both buckets, replication emulation)" : "start topology (primary, its bucket)", () =>
             Topology.start(s, { standby: inStandby, ...sabotage }, teardown),
@@ -46,10 +48,13 @@ export function accidentalDeletion(region: RestoreRegion): (ctx: ScenarioContext
         await t.primary.query("ALTER SYSTEM SET track_commit_timestamp = on");
         await t.primary.stop("fast");
         await t.primary.restart();
+        const alerts = watchTopology(ctx, t, "taken");
+        alerts.notExpected("any", "from the DELETE: it is a valid transaction; archiving, backups and replication stay healthy, and no rule can tell a mistake from a change.");
         // The base backup before the load: the restore then replays all of the workload's WAL from the
         // archive. Taken under load, its spread checkpoint and the segments archive_timeout switches
         // meanwhile made archiving fall minutes behind on a loaded 2-core machine at the tests' scale.
         await rec.step("base backup (barman-cloud-backup)", () => t.baseBackup());
+        await alerts.healthy();
         const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
         teardown.add("stop the workload", () => workload.stop());
         await sleep(0.4 * s.durationSeconds * 1000);
@@ -80,7 +85,8 @@ export function accidentalDeletion(region: RestoreRegion): (ctx: ScenarioContext
             await rec.step("the WAL up to now reaches the standby bucket (replication emulation)", () =>
                 waitUntil("the last segment in the standby bucket", async () => (await t.archivedSegments(t.standbyBucket, t.primaryServer)).includes(archived), 60000),
             );
-            rec.event("disaster: the primary region is lost (primary SIGKILLed, its bucket cut off)", "disaster");
+            const lostMs = rec.event("disaster: the primary region is lost (primary SIGKILLed, its bucket cut off)", "disaster");
+            expectRegionLossAlerts(alerts, t.streams, { atMs: lostMs, name: "the region loss" });
             await t.primary.stop("kill");
             t.s3Link.cut();
             t.link?.cut();
@@ -155,6 +161,7 @@ export function accidentalDeletion(region: RestoreRegion): (ctx: ScenarioContext
             rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "data-corruption") },
             commitsMs: workload.acked.map((a) => a.ackMs),
             lostMs: loss.lost.map((a) => a.ackMs),
+            alerts: await alerts.measurement(),
         };
     };
 }

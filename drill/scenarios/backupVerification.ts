@@ -7,28 +7,42 @@ import { sleep } from "../../local/processes";
 import { Topology } from "../topology";
 import { Workload } from "../workload";
 import { Measurement, rtoTarget, ScenarioContext } from "./scenario";
+import { watchTopology } from "./alerts";
 
-export async function backupVerification({ settings: s, rec, sabotage, teardown }: ScenarioContext): Promise<Measurement> {
+export async function backupVerification(ctx: ScenarioContext): Promise<Measurement> {
+    const { settings: s, rec, sabotage, teardown } = ctx;
     const t = await rec.step("start topology (primary, its bucket)", () => Topology.start(s, { standby: false, ...sabotage }, teardown));
+    const alerts = watchTopology(ctx, t, "taken");
+    alerts.notExpected(
+        "any",
+        "every job here succeeds, so its published results must fire nothing; a failed restore fires DrRestoreVerificationFailed (for: 0m), proven in test/monitoring/alertsLive.test.ts.",
+    );
     const sandbox = JobSandbox.create("drill");
     teardown.add("remove the job sandbox", () => sandbox.cleanup());
     const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
     teardown.add("stop the workload", () => workload.stop());
     await rec.step("base backup (barman-cloud-backup)", () => t.baseBackup());
+    await alerts.healthy();
     await sleep(0.3 * s.durationSeconds * 1000);
-    const common = { ...t.moto.awsEnv(), S3_ENDPOINT_URL: t.moto.endpoint, S3_BUCKET: t.primaryBucket, CLUSTER_NAME: t.primaryServer };
+    // The load stops before the jobs, which then verify what it wrote. At the drill's scale a segment closes
+    // every archive_timeout (3 s at 1:90) under load, about what one barman-cloud-wal-archive run takes on a
+    // busy 2-core machine (drill/scenarios/archiveRuns.ts measures it); with the jobs beside it (pg_dump, a
+    // scratch server restored and checked with pg_amcheck) the uploads fell behind and DrWalArchiveBacklog
+    // fired in the healthy phase (drill test at load average 7): a real backlog of the drill machine, which
+    // production's 270 s archive_timeout leaves no room for. And the physical verification replays the
+    // archive to its end: under load replay chased the archive without reaching it (a fresh-clone test run
+    // timed out after 300 s at segment 0x58). This scenario proves the jobs and the alerts on their results.
+    await workload.stop();
+    rec.notes.push(
+        `The load stopped before the jobs: at archive_timeout ${s.archiveTimeoutSeconds} s (scaled) a loaded run closes segments about as fast as ` +
+            "one upload or one restore takes here, and the jobs share the machine's cores with the archiver.",
+    );
+    const common = { ...t.moto.awsEnv(), S3_ENDPOINT_URL: t.moto.endpoint, S3_BUCKET: t.primaryBucket, CLUSTER_NAME: t.primaryServer, PUSHGATEWAY_URL: alerts.pushgatewayUrl };
     const { PGDATABASE: _, ...connection } = t.primary.connectionEnv();
     const dump = await rec.step("logical backup (scripts/logical-backup.sh)", () => sandbox.run("logical-backup.sh", { ...common, ...connection, BACKUP_DATABASES: "postgres" }));
     rec.check("logical backup", dump.code === 0, dump.code === 0 ? "manifest written" : dump.stderrLines.join(" "));
     const logical = await rec.step("logical restore verification (scripts/verify-logical.sh)", () => sandbox.run("verify-logical.sh", common));
     rec.check("logical restore verification", logical.code === 0, logical.code === 0 ? "checksums, row counts, pg_amcheck passed" : logical.stderrLines.join(" "));
-    // The load stops before the physical verification, which replays the archive to its end: at the
-    // drill's scale a segment closes every archive_timeout (3 s at 1:90) under load, about what one
-    // barman-cloud-wal-restore takes on a busy 2-core machine, so replay could chase the archive
-    // without ever reaching its end (a fresh-clone test run timed out after 300 s at segment 0x58).
-    // Production's 270 s leaves each restore ample time; the drill says so rather than scale it away.
-    await workload.stop();
-    rec.notes.push(`The load stopped before the physical verification: at archive_timeout ${s.archiveTimeoutSeconds} s (scaled) a loaded run closes segments about as fast as one segment restores.`);
     await rec.step("archive the WAL up to now", () => t.switchAndWaitArchived());
     const physicalStart = rec.now();
     // The recovery point is judged against the production RPO, unscaled: the restore itself takes real time.
@@ -63,5 +77,6 @@ export async function backupVerification({ settings: s, rec, sabotage, teardown 
         rto: { measuredSeconds: restoreSeconds, target: rtoTarget(s, "data-corruption") },
         commitsMs: workload.acked.map((a) => a.ackMs),
         lostMs: [],
+        alerts: await alerts.measurement(),
     };
 }

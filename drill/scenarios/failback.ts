@@ -15,6 +15,7 @@ import { LocalCluster, LocalDeployment } from "../localDeployment";
 import { mainCluster, RunbookState } from "../runbook";
 import { firstWriteAccepted, presentSeqs, Target, Workload } from "../workload";
 import { deployFromNothing } from "./firstDeployment";
+import { expectRegionLossAlerts, watchDeployment } from "./alerts";
 import { promotionOverrides } from "./runbookApply";
 import { Measurement, rtoTarget, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
 
@@ -39,6 +40,8 @@ export async function failback(ctx: ScenarioContext): Promise<Measurement> {
     if (!home || !away) throw new Error(`after the first deployment expected a primary and a standby stack, got ${stacks.join(", ")}`);
     const homeName = local.region(home).cluster!.declared.name;
     const awayName = local.region(away).cluster!.declared.name;
+    const alerts = watchDeployment(ctx, local);
+    await alerts.healthy();
     const run = (name: string, stack: string, overrides: Record<string, unknown>, lost?: string) =>
         rec.step(name, async () => state.run({ stack, overrides }, await reachable(local, lost)));
 
@@ -49,6 +52,8 @@ export async function failback(ctx: ScenarioContext): Promise<Measurement> {
     teardown.add("stop the workload on the home region", () => before.stop());
     await sleep(0.4 * s.durationSeconds * 1000);
     const disasterMs = rec.event(`disaster: ${home}'s region lost (${homeName} SIGKILLed, its bucket and replication gone)`, "disaster");
+    expectRegionLossAlerts(alerts, awayC.declared.streams, { atMs: disasterMs, name: "the region loss" });
+    rec.notes.push("Alerts after the failover (the lost home cluster, then rebuilt and not monitored after its rebuild; the switchover back) are listed, not judged.");
     await rec.step(`${home}'s region lost`, async () => {
         await local.region(home).cluster!.server.stop("kill");
         awayC.link?.cut();
@@ -157,5 +162,6 @@ export async function failback(ctx: ScenarioContext): Promise<Measurement> {
         rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
         commitsMs: [...before.acked, ...acked].map((a) => a.ackMs),
         lostMs: [...failoverLoss.lost, ...loss.lost].map((a) => a.ackMs),
+        alerts: await alerts.measurement(),
     };
 }

@@ -10,6 +10,7 @@ import { declarationDiff, declaredBucket, FIRST_DEPLOYMENT_SEQUENCE, hasBaseBack
 import { LocalDeployment } from "../localDeployment";
 import { RunbookState } from "../runbook";
 import { presentSeqs, Workload } from "../workload";
+import { watchDeployment } from "./alerts";
 import { Measurement, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
 
 /** Starts moto and runs the documented sequence, step by step; the deployment is left running. */
@@ -65,6 +66,9 @@ export async function deployFromNothing(
 export async function firstDeployment(ctx: ScenarioContext): Promise<Measurement> {
     const { settings: s, rec, teardown } = ctx;
     const { local } = await deployFromNothing(ctx);
+    const alerts = watchDeployment(ctx, local);
+    alerts.notExpected("any", "a first deployment is not a fault: once both clusters run, nothing may fire.");
+    await alerts.healthy();
     const clusters = [...local.regions.values()].map((r) => r.cluster).filter((c) => c !== undefined);
     const primary = clusters.find((c) => c.declared.writable);
     const standby = clusters.find((c) => !c.declared.writable);
@@ -95,5 +99,6 @@ export async function firstDeployment(ctx: ScenarioContext): Promise<Measurement
         passSummary: `${FIRST_DEPLOYMENT_SEQUENCE.length} steps (${FIRST_DEPLOYMENT_SEQUENCE.join(", ")}), none declaring what would fail, each idempotent; ${workload.acked.length} writes on ${primary.declared.name} reached ${standby.declared.name} (the last ${lagSeconds.toFixed(2)} s after the load stopped)`,
         commitsMs: workload.acked.map((a) => a.ackMs),
         lostMs: missing.map((a) => a.ackMs),
+        alerts: await alerts.measurement(),
     };
 }

@@ -22,6 +22,7 @@ import { Replicator } from "../replicator";
 import { mainCluster } from "../runbook";
 import { Topology } from "../topology";
 import { TABLE, Workload } from "../workload";
+import { expectRegionLossAlerts, watchTopology } from "./alerts";
 import { emergencyFailover } from "./emergencyFailover";
 import { RunbookDrill } from "./runbookApply";
 import { Measurement, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
@@ -71,15 +72,19 @@ class DnsClient {
     }
 }
 
-export async function oldPrimaryReturns({ settings: s, rec, sabotage, teardown }: ScenarioContext): Promise<Measurement> {
+export async function oldPrimaryReturns(ctx: ScenarioContext): Promise<Measurement> {
+    const { settings: s, rec, sabotage, teardown } = ctx;
     const t = await rec.step("start topology (primary, warm standby, buckets, replication emulation)", () => Topology.start(s, { standby: true, ...sabotage }, teardown));
     const [home, other] = t.declared.stacks;
+    const alerts = watchTopology(ctx, t, "taken");
     const d = await RunbookDrill.deployed(rec, t);
+    await alerts.healthy();
     if (t.streams) await waitUntil("the standby to stream", async () => (await streamingStatus(t.standby!)) === "streaming", 30000);
     const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
     teardown.add("stop the workload", () => workload.stop());
     await sleep(0.4 * s.durationSeconds * 1000);
     const disasterMs = rec.event("disaster: primary SIGKILLed, its region lost", "disaster");
+    expectRegionLossAlerts(alerts, t.streams, { atMs: disasterMs, name: "the region loss" });
     await rec.step("primary region lost", async () => {
         await t.primary.stop("kill");
         t.s3Link.cut();
@@ -203,5 +208,6 @@ export async function oldPrimaryReturns({ settings: s, rec, sabotage, teardown }
         passSummary: `0 writes through DNS to the stale primary (${viaDnsNew} to ${mainCluster(promoted).name}); writes stopped ${(afterMarkerMs / 1000).toFixed(2)} s after the marker arrived (allowed ${(allowanceMs / 1000).toFixed(2)} s); ${direct.acked.length} direct in-region writes before the fence`,
         commitsMs: workload.acked.map((a) => a.ackMs),
         lostMs: [],
+        alerts: await alerts.measurement(),
     };
 }

@@ -11,6 +11,7 @@ import { lostCommits } from "../accounting";
 import { mainCluster } from "../runbook";
 import { Topology } from "../topology";
 import { presentSeqs, Workload } from "../workload";
+import { watchTopology } from "./alerts";
 import { promotionOverrides, RunbookDrill } from "./runbookApply";
 import { Measurement, rtoTarget, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
 
@@ -21,11 +22,15 @@ export const SWITCHOVER_STEPS = {
     promote: (standby: string) => `3. pulumi up -s ${standby} (role primary, promotion generation; the token from the peer)`,
 } as const;
 
-export async function plannedSwitchover({ settings: s, rec, sabotage, teardown }: ScenarioContext): Promise<Measurement> {
+export async function plannedSwitchover(ctx: ScenarioContext): Promise<Measurement> {
+    const { settings: s, rec, sabotage, teardown } = ctx;
     const t = await rec.step("start topology (primary, warm standby)", () => Topology.start(s, { standby: true, ...sabotage }, teardown));
     const standby = t.standby!;
     const [home, other] = t.declared.stacks;
+    const alerts = watchTopology(ctx, t, "taken");
     const d = await RunbookDrill.deployed(rec, t);
+    await alerts.healthy();
+    alerts.notExpected("any", "a planned switchover is not a fault; what fires after the demotion (the demoted primary's archiver idle, the standby no longer streaming) is listed, not judged.");
     if (t.streams) await waitUntil("the standby to stream", async () => (await streamingStatus(standby)) === "streaming", 30000);
     const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
     teardown.add("stop the workload", () => workload.stop());
@@ -58,5 +63,6 @@ export async function plannedSwitchover({ settings: s, rec, sabotage, teardown }
         rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
         commitsMs: workload.acked.map((a) => a.ackMs),
         lostMs: loss.lost.map((a) => a.ackMs),
+        alerts: await alerts.measurement(),
     };
 }

@@ -8,48 +8,59 @@ import { formatDuration } from "../../model/duration";
 import { logShippingRegionLossBoundSeconds } from "../../model/rpo";
 import { sleep } from "../../local/processes";
 import { lostCommits } from "../accounting";
-import { ArchiveTimer } from "../archiveRun";
 import { Topology } from "../topology";
 import { Workload } from "../workload";
+import { ALERT } from "../../model/alertCatalog";
+import { expectRegionLossAlerts, watchTopology } from "./alerts";
 import { emergencyFailover } from "./emergencyFailover";
 import { RunbookDrill } from "./runbookApply";
 import { archiverStats, Measurement, randomBetween, rpoTarget, rtoTarget, promoteStandby, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
 
 export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioContext) => Promise<Measurement> {
-    return async ({ settings: s, rec, sabotage, teardown }) => {
+    return async (ctx) => {
+        const { settings: s, rec, sabotage, teardown } = ctx;
         const t = await rec.step("start topology (primary, warm standby, buckets, replication emulation)", () => Topology.start(s, { standby: true, ...sabotage }, teardown));
         const standby = t.standby!;
         // The declared standby is failed over by the README's emergency runbook, through the program;
         // the degraded log-shipping measurement (and its sabotage tests) promotes directly.
+        // The declared pair's deployed state includes the primary's base backup (the ScheduledBackup's
+        // immediate one); the log-shipping measurement takes it with the monitoring start.
+        const alerts = watchTopology(ctx, t, mode === "declared" ? "taken" : "take");
         const runbook = mode === "declared" ? await RunbookDrill.deployed(rec, t) : undefined;
+        await alerts.healthy();
         const streaming = mode === "declared" && t.streams;
         if (mode === "declared" && !t.streams) {
             rec.notes.push(`The stacks declare no streaming (the replica Cluster's source ${t.primaryServer} has no connectionParameters): the standby receives WAL only from the standby bucket's archive.`);
         } else if (!streaming) {
+            const cutMs = rec.event("inter-region link cut (degraded: log shipping only)", "disaster");
+            if (t.streams) alerts.expect(ALERT.DrStandbyNotStreaming, "standby", { atMs: cutMs, name: "the link cut" }, 1, "the WAL receiver exits on the dropped connection");
+            alerts.notExpected(
+                ALERT.DrReplicaLagAboveRpo,
+                "in the degraded state the standby replays only what the archive brings, so its lag (now minus the last replayed commit) passes the scaled region RPO; " +
+                    "whether it stays above for its for: depends on when the segments land: listed among the fired alerts, not judged.",
+            );
             t.link!.cut();
             await waitUntil("the standby to stop streaming", async () => (await streamingStatus(standby)) !== "streaming", 30000);
             rec.notes.push("The inter-region streaming link is down from the start: the standby receives WAL only from the standby bucket's archive.");
         } else {
             await waitUntil("the standby to stream", async () => (await streamingStatus(standby)) === "streaming", 30000);
         }
-        // The upload part of the log-shipping bound: the scaled allowance, or the archive runs measured under load when longer.
-        const archiveTimer = ArchiveTimer.start(t.primary);
-        teardown.add("stop timing the archive", () => archiveTimer.stop());
         const workload = await Workload.start(t.target(t.primary), s.rate, rec.start);
         teardown.add("stop the workload", () => workload.stop());
         rec.event(`load: ${s.rate} commits/s`, "info");
         // Log shipping can only show its bound once WAL has had time to be archived and replicated.
-        const earliest = streaming ? 0.5 * s.durationSeconds : Math.max(0.5 * s.durationSeconds, s.archiveTimeoutSeconds + s.replicationLagSeconds + 2);
+        const startupUpload = alerts.uploadAllowanceSeconds();
+        const earliest = streaming ? 0.5 * s.durationSeconds : Math.max(0.5 * s.durationSeconds, s.archiveTimeoutSeconds + startupUpload.seconds + s.replicationLagSeconds + 2);
         if (!streaming && earliest > 0.5 * s.durationSeconds) {
-            rec.notes.push(`The disaster was held until ${earliest.toFixed(1)} s of load (archive_timeout + replication lag + 2 s), longer than half of --duration.`);
+            rec.notes.push(`The disaster was held until ${earliest.toFixed(1)} s of load (archive_timeout + upload allowance + replication lag + 2 s), longer than half of --duration.`);
         }
         await sleep(randomBetween(earliest, Math.max(earliest, 0.85 * s.durationSeconds)) * 1000);
         const receiverBefore = await streamingStatus(standby);
         const archivedBefore = await archiverStats(t.primary);
-        await archiveTimer.stop();
-        const archiveRun = archiveTimer.longestSeconds;
-        const uploadSeconds = Math.max(s.uploadAllowanceSeconds, archiveRun ?? 0);
+        // The upload allowance as measured up to the disaster (what the archive took under this run's load).
+        const upload = alerts.uploadAllowanceSeconds();
         const disasterMs = rec.event("disaster: primary SIGKILLed, its region's bucket cut off", "disaster");
+        if (streaming) expectRegionLossAlerts(alerts, true, { atMs: disasterMs, name: "the region loss" });
         await rec.step("primary region lost", async () => {
             await t.primary.stop("kill");
             t.s3Link.cut();
@@ -68,11 +79,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             rec.check("WAL was archived under load", archivedBefore.archived > 0, `${archivedBefore.archived} segments archived, ${archivedBefore.failed} archive attempts failed`);
             rec.check("WAL was replicated to the standby region", replicated > 0, `${replicated} objects copied by the replication emulation`);
             rec.notes.push(
-                `Predicted bound: archive_timeout ${s.archiveTimeoutSeconds} s + upload ${uploadSeconds.toFixed(1)} s + replication lag ${s.replicationLagSeconds} s + standby archive poll 1 s. ` +
-                    `Upload: the larger of the scaled allowance (${s.uploadAllowanceSeconds.toFixed(2)} s) and the longest archive run measured under load before the disaster ` +
-                    (archiveRun === undefined
-                        ? "(no segment was archived)."
-                        : `(${archiveRun.toFixed(2)} s from a segment's completion to pg_stat_archiver reporting it, of ${archiveTimer.runsSeconds.map((r) => r.toFixed(2)).join(", ")} s; barman-cloud-wal-archive's start-up is not scaled).`),
+                `Predicted bound: archive_timeout ${s.archiveTimeoutSeconds} s + upload allowance ${upload.seconds.toFixed(1)} s (${upload.why}) + replication lag ${s.replicationLagSeconds} s + standby archive poll 1 s.`,
             );
             rec.notes.push(
                 `In production this path is bounded by ${formatDuration(s.config.wal.logShippingRegionLossBoundSeconds)} (archive_timeout + upload + the 15-minute RTC bound)` +
@@ -80,7 +87,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             );
         }
         const target = rpoTarget(s, "region");
-        const predicted = streaming ? undefined : logShippingRegionLossBoundSeconds(s.archiveTimeoutSeconds, uploadSeconds, s.replicationLagSeconds) + 1;
+        const predicted = streaming ? undefined : logShippingRegionLossBoundSeconds(s.archiveTimeoutSeconds, upload.seconds, s.replicationLagSeconds) + 1;
         const judgedByTarget = mode === "declared";
         return {
             passSummary: `lost ${loss.lost.length} of ${workload.acked.length} acknowledged commits (${loss.spanSeconds.toFixed(3)} s); writable again after ${rtoSeconds.toFixed(2)} s`,
@@ -99,6 +106,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
             commitsMs: workload.acked.map((a) => a.ackMs),
             lostMs: loss.lost.map((a) => a.ackMs),
+            alerts: await alerts.measurement(),
         };
     };
 }

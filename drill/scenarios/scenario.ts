@@ -10,7 +10,7 @@ import { AlertFiring, Check, ExpectedAlert, RpoResult, RtoResult, Step, Target, 
 import { firstWriteAccepted, presentSeqs } from "../workload";
 
 /** Deliberate breakage, for tests that show a sabotaged setup makes the drill FAIL clearly. */
-export type Sabotage = Pick<TopologyOptions, "archiveCommand" | "replicator">;
+export type Sabotage = Pick<TopologyOptions, "archiveCommand" | "replicator" | "immediateBackup">;
 
 export class Recorder {
     readonly start = Date.now();

@@ -68,6 +68,15 @@ describe("the DR drill (real PostgreSQL, barman-cloud, moto_server)", function (
             assert.equal(by("failback").rpo!.lostCommits, 0);
             assert.ok(by("failback").rpo!.acknowledgedCommits > 0);
             assert.ok(by("failback").checks.some((c) => c.name.startsWith("the engine replaces") && c.ok));
+            // Alerts: every scenario watched them, nothing fired while healthy, and the faults fired theirs in time.
+            for (const s of report.scenarios) {
+                assert.ok(s.alerts, `${s.name} ran no alerting`);
+                assert.deepEqual(s.alerts.firings.filter((f) => f.inHealthyPhase).map((f) => f.alert), [], s.name);
+            }
+            const met = (n: string, alert: string) => by(n).alerts!.expected.some((e) => e.alert === alert && e.met);
+            assert.ok(met("storage-outage", "DrWalArchiveStale"), JSON.stringify(by("storage-outage").alerts));
+            assert.ok(met("region-loss", "DrStandbyNotStreaming"), JSON.stringify(by("region-loss").alerts));
+            assert.ok(met("region-loss-log-shipping", "DrStandbyNotStreaming"), JSON.stringify(by("region-loss-log-shipping").alerts));
         });
 
         it("writes the report as Markdown, JSON and an SVG timeline", () => {

@@ -50,6 +50,21 @@ describe("the DR drill judges sabotaged setups (real PostgreSQL, barman-cloud, m
         assert.equal(result.rpo!.lostCommits, result.rpo!.acknowledgedCommits);
     });
 
+    it("an alert firing in a healthy phase makes the scenario FAIL, naming the alert", async () => {
+        // No immediate base backup: the emulated plugin then reports 0 (no backup), as the real one does,
+        // and DrBaseBackupTooOld fires before S3 goes down: a healthy phase that is not healthy. The phase
+        // (20 % of the duration) must outlast the rule's for: (scaled 6.7 s, or the measured floor) and sampling.
+        // A light load (20 commits/s) so the long outage's backlog catches up on a busy machine.
+        const report = await runDrill({ ...SMALL, rate: 20, durationSeconds: 75, scenarios: ["storage-outage"], sabotage: { immediateBackup: false } });
+        const [result] = report.scenarios;
+        assert.equal(result.status, "FAIL", result.summary);
+        assert.match(result.summary, /DrBaseBackupTooOld fired during a healthy phase \(at \+\d+\.\d s\)/);
+        const falseAlert = result.alerts!.firings.find((f) => f.alert === "DrBaseBackupTooOld" && f.inHealthyPhase);
+        assert.ok(falseAlert, JSON.stringify(result.alerts));
+        // The outage itself was handled: the FAIL comes from the alert alone.
+        assert.ok(result.checks.every((c) => c.ok), JSON.stringify(result.checks));
+    });
+
     it("a scenario that cannot complete is an ERROR with the cause, and still cleans up", async () => {
         const report = await runDrill({ ...SMALL, scenarios: ["storage-outage"], sabotage: { archiveCommand: "/bin/false" }, archiveWaitMs: 5000 });
         const [result] = report.scenarios;

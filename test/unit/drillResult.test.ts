@@ -112,7 +112,9 @@ describe("drill scenario result: judged once, from what the scenario measured", 
             assert.equal(result.status, "PASS", result.summary);
             assert.equal(result.alerts!.expected[0].met, true);
             const md = toMarkdown({ ...report0(), scenarios: [result] });
-            assert.match(md, /DrWalArchiveStale fired at \+9(\.0)? ?s, 7\.5 ?s after the fault/);
+            assert.match(md, /\| DrWalArchiveStale \| \? \| \? \| \+9(\.0)? ?s \| 7\.5 ?s \| after the fault \|/);
+            assert.match(md, /\| DrWalArchiveStale \| 10 ?s \(the data-corruption RPO\) \| 7\.5 ?s \| PASS \|/);
+            assert.match(md, /\| test-scenario \| DrWalArchiveStale 7\.5 ?s \| 1 of 1 \| none \|/);
         });
 
         it("FAILS naming an alert that fired during a healthy phase", () => {
