@@ -20,6 +20,7 @@ import { parseConfig, readStackConfig } from "../../config";
 import { LocalPostgres } from "../../local/postgres";
 import { MotoServer } from "../../local/motoServer";
 import { ALERT, AlertName } from "../../model/alertCatalog";
+import { EXTERNAL_METRICS } from "../../model/contract";
 import { parseDuration } from "../../model/duration";
 import { barmanBaseBackup, LocalDeployment } from "../localDeployment";
 import { readBackupCatalog } from "../monitoring/barmanCloudPlugin";
@@ -134,7 +135,7 @@ export class ScenarioAlerts {
             await m.publishBackupCatalog(podLabels(s.config, primary.serverName), catalog);
             for (const c of this.o.clusters) {
                 const pod = podLabels(s.config, c.serverName).pod;
-                const metrics = ["cnpg_pg_stat_archiver_seconds_since_last_archival", ...(c.role === "primary" ? ["barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"] : [])];
+                const metrics = [EXTERNAL_METRICS.archiveAge, ...(c.role === "primary" ? [EXTERNAL_METRICS.lastAvailableBackup] : [])];
                 for (const metric of metrics) {
                     await waitUntil(`${metric} of ${pod} in Prometheus`, async () => (await m.prometheus.query(`${metric}{pod="${pod}"}`)).length > 0, 60000);
                 }
