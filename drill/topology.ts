@@ -90,6 +90,25 @@ export interface TopologyOptions {
     immediateBackup?: boolean;
 }
 
+/** Forces a WAL segment switch on `server`; returns the segment it closed. */
+export async function switchWal(server: LocalPostgres): Promise<string> {
+    const [{ segment }] = await server.query<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS segment");
+    return segment;
+}
+
+/**
+ * Polls pg_stat_archiver every `pollMs` until `segment` (or a later one) is archived; false if that has not
+ * happened `timeoutMs` after `sinceMs`.
+ */
+export async function waitArchived(server: LocalPostgres, segment: string, sinceMs: number, timeoutMs: number, pollMs: number): Promise<boolean> {
+    for (;;) {
+        const [row] = await server.query<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver");
+        if (row.last !== null && row.last >= segment) return true;
+        if (Date.now() - sinceMs > timeoutMs) return false;
+        await new Promise((r) => setTimeout(r, pollMs));
+    }
+}
+
 export class Topology {
     standby: LocalPostgres | undefined;
     /** The inter-region link; the standby streams through it only when the stack declares streaming. */
@@ -236,14 +255,9 @@ export class Topology {
 
     /** Forces a WAL segment switch and waits until the archive holds it; returns the segment. */
     async switchAndWaitArchived(timeoutMs = this.settings.archiveWaitMs): Promise<string> {
-        const [{ segment }] = await this.primary.query<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS segment");
-        const start = Date.now();
-        while (Date.now() - start < timeoutMs) {
-            const [row] = await this.primary.query<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver");
-            if (row.last !== null && row.last >= segment) return segment;
-            await new Promise((r) => setTimeout(r, 250));
-        }
-        throw new Error(`WAL segment ${segment} was not archived within ${timeoutMs} ms`);
+        const segment = await switchWal(this.primary);
+        if (!(await waitArchived(this.primary, segment, Date.now(), timeoutMs, 250))) throw new Error(`WAL segment ${segment} was not archived within ${timeoutMs} ms`);
+        return segment;
     }
 
     /** The WAL segment names in a bucket's archive of a server (timeline + segment, no suffix). */

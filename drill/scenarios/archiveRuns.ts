@@ -15,6 +15,7 @@
 // time until pg_stat_archiver reports that segment archived (what the archiver's queue and the
 // archive command together take, the wait the rules see).
 import { LocalPostgres } from "../../local/postgres";
+import { switchWal, waitArchived } from "../topology";
 import { ALERTS } from "../../model/alertCatalog";
 import { PLUGIN_METRIC_PREFIX } from "../monitoring/barmanCloudPlugin";
 
@@ -46,12 +47,9 @@ export async function measureArchiveRuns(server: LocalPostgres, timeoutMs: numbe
         // A record first: pg_switch_wal() does nothing on a segment with no WAL since the last switch.
         await server.query("SELECT pg_logical_emit_message(false, 'drstack-drill', 'archive timing')");
         const start = Date.now();
-        const [{ segment }] = await server.query<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS segment");
-        for (;;) {
-            const [row] = await server.query<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver");
-            if (row.last !== null && row.last >= segment) break;
-            if (Date.now() - start > timeoutMs) return { seconds, failure: `segment ${segment} not archived within ${timeoutMs} ms of the switch`, waitedSeconds: timeoutMs / 1000 };
-            await new Promise((r) => setTimeout(r, 50));
+        const segment = await switchWal(server);
+        if (!(await waitArchived(server, segment, start, timeoutMs, 50))) {
+            return { seconds, failure: `segment ${segment} not archived within ${timeoutMs} ms of the switch`, waitedSeconds: timeoutMs / 1000 };
         }
         seconds.push((Date.now() - start) / 1000);
     }

@@ -3,13 +3,8 @@
 // every shape the program takes: both shipped stacks and the promoted DR stack.
 import { strict as assert } from "assert";
 import { RESOURCE_TYPES as T } from "../../model/contract";
-import { DEMOTED_PRIMARY_PEER, PROMOTE_DR } from "../support/promotion";
-import { Declared, ProgramRun, RunOptions, runProgram } from "../support/program";
-
-function podSpec(workload: Declared): any {
-    const spec = workload.inputs.spec;
-    return (spec.jobTemplate?.spec ?? spec).template.spec;
-}
+import { ProgramRun, runProgram } from "../support/program";
+import { podSpec, WORKLOAD_SHAPES } from "../support/workloads";
 
 /** What keeps a workload's pod out of the restricted profile, as "<workload>: <field> is <value>". */
 function unrestricted(run: ProgramRun): string[] {
@@ -32,17 +27,7 @@ function unrestricted(run: ProgramRun): string[] {
 }
 
 describe("every pod the stack declares runs restricted (components/podSecurity.ts)", () => {
-    const variants: [string, string, Record<string, unknown>, RunOptions?][] = [
-        ["primary as shipped", "primary", {}],
-        ["dr as shipped", "dr", {}],
-        [
-            "dr promoted by a planned switchover",
-            "dr",
-            PROMOTE_DR,
-            DEMOTED_PRIMARY_PEER,
-        ],
-    ];
-    for (const [title, stack, overrides, options] of variants) {
+    for (const [title, stack, overrides, options] of WORKLOAD_SHAPES) {
         it(title, async () => {
             const run = await runProgram(stack, overrides, options);
             assert.ok(run.ofType(T.cronJob).length >= 1 && run.ofType(T.deployment).length >= 1, "the run declares pods to check");

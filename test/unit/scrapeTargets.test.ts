@@ -2,20 +2,15 @@
 // cluster, and a Pushgateway for the jobs' results when drstack:backups.pushgatewayUrl is unset.
 // Also: no workload references a Secret, ConfigMap or ServiceAccount the stack does not declare.
 import { strict as assert } from "assert";
-import { DEMOTED_PRIMARY_PEER, PROMOTE_DR } from "../support/promotion";
 import { clusterObjectNames, RESOURCE_TYPES as T } from "../../model/contract";
 import { Declared, ProgramRun, RunOptions, runProgram, Secret } from "../support/program";
+import { podSpec, WORKLOAD_SHAPES } from "../support/workloads";
 
 const USE1 = "pg-acme-orders-use1";
 
 function env(workload: Declared): Record<string, unknown> {
     const container = podSpec(workload).containers[0];
     return Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
-}
-
-function podSpec(workload: Declared): any {
-    const spec = workload.inputs.spec;
-    return (spec.jobTemplate?.spec ?? spec).template.spec;
 }
 
 describe("scrape targets, primary stack as shipped", () => {
@@ -130,8 +125,7 @@ export function danglingReferences(run: ProgramRun): string[] {
 
 describe("no workload references an object the stack does not declare", () => {
     const variants: [string, string, Record<string, unknown>, RunOptions?][] = [
-        ["primary as shipped", "primary", {}],
-        ["dr as shipped", "dr", {}, {}],
+        ...WORKLOAD_SHAPES,
         [
             "primary with grants and a given Pushgateway",
             "primary",
@@ -140,12 +134,6 @@ describe("no workload references an object the stack does not declare", () => {
                 "drstack:databasePassword": Secret("p"),
                 "drstack:backups.pushgatewayUrl": "http://pushgateway.monitoring:9091",
             },
-        ],
-        [
-            "dr promoted by a planned switchover (its logical backup is declared there)",
-            "dr",
-            PROMOTE_DR,
-            DEMOTED_PRIMARY_PEER,
         ],
     ];
     for (const [title, stack, overrides, options] of variants) {
