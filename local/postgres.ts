@@ -285,6 +285,10 @@ export class LocalPostgres {
     /** Runs one statement on a short-lived connection. */
     async query<T extends Record<string, any> = Record<string, any>>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
         const client = await this.connect(database);
+        // A server killed mid-query (the drill's disasters) rejects the query below AND makes node-postgres emit
+        // 'error' on the client ("terminating connection due to unexpected postmaster exit"); unhandled, that
+        // event is an uncaught exception (node-postgres docs, Client "error" event). The rejection reports it.
+        client.on("error", () => undefined);
         try {
             return (await client.query(sql, params)).rows as T[];
         } finally {
