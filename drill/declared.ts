@@ -38,10 +38,33 @@ export interface DeclaredTopology {
      * (pkg/postgres/configuration.go @v1.30.0: a replica cluster with WAL archiving gets "always").
      */
     standbyArchives: boolean;
+    /**
+     * The replica Cluster's wal_retrieve_retry_interval (declared, or PostgreSQL's default): how long its
+     * standby sleeps after neither streaming nor the archive had the next WAL, before it tries again.
+     */
+    standbyWalRetrieveRetryInterval: string;
+    /**
+     * barman-cloud-backup's options per Cluster name, from its archive ObjectStore's spec.configuration.data,
+     * built as the Barman Cloud plugin builds them (barmanCloudBackupOptions).
+     */
+    baseBackupOptions: Record<string, string[]>;
     /** Clusters whose ScheduledBackup declares `immediate: true` (a base backup right after creation). */
     immediateBackup: { primary: boolean; standby: boolean };
     /** The replication from the primary's bucket (the BucketReplicationConfig on it). */
     replication: { sourceBucket: string; rules: DeclaredReplicationRule[] };
+}
+
+/**
+ * PostgreSQL's wal_retrieve_retry_interval when a Cluster declares none: 5 s (PostgreSQL 15 docs,
+ * runtime-config-replication.html#GUC-WAL-RETRIEVE-RETRY-INTERVAL). CloudNativePG v1.30.0 sets no value
+ * of its own (no occurrence in its Go sources), so a replica cluster waits this long between failed
+ * attempts to get WAL from streaming and from the archive (restore_command).
+ */
+export const POSTGRES_DEFAULT_WAL_RETRIEVE_RETRY_INTERVAL = "5s";
+
+/** A Cluster spec's postgresql.parameters.wal_retrieve_retry_interval as declared, or PostgreSQL's default. */
+export function walRetrieveRetryIntervalOf(clusterSpec: Record<string, any>): string {
+    return String(clusterSpec.postgresql?.parameters?.wal_retrieve_retry_interval ?? POSTGRES_DEFAULT_WAL_RETRIEVE_RETRY_INTERVAL);
 }
 
 /** PostgreSQL time units (postgresql.conf "Parameter Interaction"): a bare number is the unit of the GUC (s for archive_timeout). */
@@ -111,6 +134,29 @@ function archiveStoreConfig(run: ProgramRun, cluster: string, archiver: { parame
     return spec(store).configuration ?? {};
 }
 
+/**
+ * The options the Barman Cloud plugin gives barman-cloud-backup from an ObjectStore's spec.configuration.data
+ * (cloudnative-pg/barman-cloud pkg/command: `--<compression>`, `--encryption`, `--immediate-checkpoint`, `--jobs`).
+ * A data field the drill does not pass on is an error, never ignored.
+ */
+export function barmanCloudBackupOptions(data: Record<string, unknown> | undefined, where: string): string[] {
+    const known = new Set(["compression", "jobs", "immediateCheckpoint"]);
+    const unknown = Object.keys(data ?? {}).filter((k) => !known.has(k) && data![k] !== undefined);
+    if (unknown.length > 0) throw new Error(`${where}: spec.configuration.data.${unknown.join(", data.")} is not passed on by the drill's base backup`);
+    const options: string[] = [];
+    if (data?.compression !== undefined) options.push(`--${String(data.compression)}`);
+    if (data?.immediateCheckpoint === true) options.push("--immediate-checkpoint");
+    if (data?.jobs !== undefined) options.push("--jobs", String(data.jobs));
+    return options;
+}
+
+/** barman-cloud-backup's options for a Cluster's base backups; an error when it declares no archive ObjectStore. */
+export function baseBackupOptionsOf(declared: DeclaredTopology, cluster: string): string[] {
+    const options = declared.baseBackupOptions[cluster];
+    if (!options) throw new Error(`Cluster ${cluster} declares no WAL-archiving plugin with an ObjectStore: it has nowhere to take a base backup to`);
+    return options;
+}
+
 /** The cluster's ScheduledBackup declares `immediate: true` (CloudNativePG then backs up at once, not at the first schedule). */
 function immediateBackupOf(run: ProgramRun, cluster: string): boolean {
     return run.ofType(RESOURCE_TYPES.scheduledBackup).some((b) => spec(b).cluster?.name === cluster && spec(b).immediate === true);
@@ -146,6 +192,17 @@ export async function declaredTopology(stack: string, overrides: Overrides = {})
     const sourceBucket = /^s3:\/\/([^/]+)/.exec(String(storeConfig.destinationPath))?.[1];
     if (!sourceBucket) throw new Error(`ObjectStore ${archiver?.parameters?.barmanObjectName}: destinationPath ${JSON.stringify(storeConfig.destinationPath)} is not s3://<bucket>/`);
 
+    const standbyName = standby.spec.replica.self as string;
+    const primaryName = primary.spec.replica?.self ?? String(primary.r.name);
+    const standbyArchiver = walArchiver(standby);
+    const baseBackupOptions: Record<string, string[]> = {
+        [primaryName]: barmanCloudBackupOptions(storeConfig.data, `ObjectStore ${archiver?.parameters?.barmanObjectName}`),
+    };
+    if (standbyArchiver) {
+        const standbyStore = archiveStoreConfig(standby.run, standbyName, standbyArchiver);
+        baseBackupOptions[standbyName] = barmanCloudBackupOptions(standbyStore.data, `ObjectStore ${standbyArchiver.parameters?.barmanObjectName}`);
+    }
+
     const replications = runs.flatMap(({ run }) => run.ofType(RESOURCE_TYPES.bucketReplication)).filter((r) => r.inputs.bucket === sourceBucket);
     if (replications.length !== 1) throw new Error(`expected one BucketReplicationConfig on the primary's bucket ${sourceBucket}, found ${replications.length}`);
     return {
@@ -156,6 +213,8 @@ export async function declaredTopology(stack: string, overrides: Overrides = {})
         archiveTimeoutSeconds: postgresSeconds(archiveTimeout, "archive_timeout"),
         walCompression: storeConfig.wal?.compression,
         standbyArchives: walArchiver(standby) !== undefined,
+        standbyWalRetrieveRetryInterval: walRetrieveRetryIntervalOf(standby.spec),
+        baseBackupOptions,
         immediateBackup: { primary: immediateBackupOf(primary.run, primary.spec.replica?.self ?? String(primary.r.name)), standby: immediateBackupOf(standby.run, standby.spec.replica.self) },
         replication: { sourceBucket, rules: parseReplicationRules(replications[0].inputs.rules, `BucketReplicationConfig ${replications[0].name}`) },
     };

@@ -24,7 +24,8 @@ import { declaredBucket, Objects } from "./deploySteps";
 import { encodePromotionToken, PromotionToken, tokenFromControlData } from "./promotionToken";
 import { ClusterChange, clusterChange, DeclaredCluster, DeclaredStep } from "./runbook";
 import { Replicator } from "./replicator";
-import { DrillSettings } from "./topology";
+import { baseBackupOptionsOf } from "./declared";
+import { declaredTopologyOf, DrillSettings } from "./topology";
 
 export interface LocalCluster {
     declared: DeclaredCluster;
@@ -41,15 +42,14 @@ export interface LocalRegion {
 }
 
 /**
- * A base backup into `bucket` under `server`, as the plugin's backup does (barman-cloud-backup).
- * --immediate-checkpoint: production's spread checkpoint (checkpoint_completion_target of
- * checkpoint_timeout, minutes) scaled by the time scale is seconds; unscaled it took 50 s here.
- * No --encryption: the declared ObjectStore sets none (components/postgres/cluster.ts), so the
- * plugin sends no SSE header and S3 applies the bucket's default key.
+ * A base backup into `bucket` under `server`, as the plugin's backup does (barman-cloud-backup), with the
+ * options the cluster's declared ObjectStore gives it (drill/declared.ts barmanCloudBackupOptions): its
+ * compression, jobs and immediate checkpoint. No --encryption: the declared ObjectStore sets none
+ * (components/postgres/cluster.ts), so the plugin sends no SSE header and S3 applies the bucket's default key.
  */
-export async function barmanBaseBackup(pg: LocalPostgres, endpoint: string, bucket: string, server: string, compression = "gzip"): Promise<void> {
+export async function barmanBaseBackup(pg: LocalPostgres, endpoint: string, bucket: string, server: string, options: string[]): Promise<void> {
     await pg.run("barman-cloud-backup", [
-        `--${compression}`, "--immediate-checkpoint", "--endpoint-url", endpoint,
+        ...options, "--endpoint-url", endpoint,
         "--host", pg.socketDir, "--port", String(pg.port), "--user", pg.superuser,
         `s3://${bucket}/`, server,
     ]);
@@ -250,7 +250,7 @@ export class LocalDeployment {
             settings: {
                 restore_command: this.restoreCommand(bucket, c.source!),
                 recovery_target_timeline: "latest",
-                wal_retrieve_retry_interval: "1s",
+                wal_retrieve_retry_interval: c.walRetrieveRetryInterval,
                 ...(link ? { primary_conninfo: this.conninfo(primary!.server, link, c.name) } : {}),
                 archive_mode: "always",
                 archive_command: this.archiveCommand(bucket, c.name),
@@ -269,7 +269,12 @@ export class LocalDeployment {
     async baseBackup(stack: string): Promise<void> {
         const region = this.region(stack);
         const c = region.cluster!;
-        await barmanBaseBackup(c.server, this.moto.endpoint, region.bucket!, c.declared.name);
+        await barmanBaseBackup(c.server, this.moto.endpoint, region.bucket!, c.declared.name, await this.baseBackupOptions(c.declared.name));
+    }
+
+    /** barman-cloud-backup's options for a cluster, from its declared ObjectStore. */
+    async baseBackupOptions(cluster: string): Promise<string[]> {
+        return baseBackupOptionsOf(await declaredTopologyOf(this.settings), cluster);
     }
 
     /** Removes a cluster's server (a Cluster deleted before its replacement). */

@@ -16,7 +16,7 @@ import { cronProblem, maxIntervalSeconds } from "../model/schedule";
 import { mockResourceId } from "../tools/offline/mocks";
 import { Declared, Overrides, ProgramRun, runProgram, stackConfigWith } from "../tools/offline/program";
 import { peersFromStackFiles, unwrapSecrets } from "../tools/policyCheck";
-import { DeclaredReplicationRule, parseReplicationRules } from "./declared";
+import { DeclaredReplicationRule, parseReplicationRules, walRetrieveRetryIntervalOf } from "./declared";
 import { DeclaredDns, parseDns } from "./runbookDns";
 import { decodePromotionToken, PromotionToken } from "./promotionToken";
 
@@ -51,6 +51,8 @@ export interface DeclaredCluster {
     rebuildGeneration?: string;
     /** The source external cluster declares connectionParameters: it streams besides restoring from the archive. */
     streams: boolean;
+    /** postgresql.parameters.wal_retrieve_retry_interval as declared, or PostgreSQL's default (drill/declared.ts). */
+    walRetrieveRetryInterval: string;
 }
 
 /** A fence marker object the step declares (aws:s3/BucketObjectv2 under fence/). */
@@ -174,6 +176,7 @@ export function parseCluster(r: Pick<Declared, "name" | "inputs">, mainName: unk
         fencedInstances,
         rebuildGeneration: annotations["drstack.io/rebuild-generation"],
         streams: external?.connectionParameters !== undefined,
+        walRetrieveRetryInterval: walRetrieveRetryIntervalOf(spec),
     };
 }
 

@@ -13,7 +13,7 @@ import { TcpProxy } from "../local/tcpProxy";
 import { processTeardown, Teardown } from "../local/teardown";
 import { postgresBinDir, PYTHON_TOOL_ENV } from "../local/tools";
 import { Overrides } from "../tools/offline/program";
-import { DeclaredTopology, declaredTopology } from "./declared";
+import { baseBackupOptionsOf, DeclaredTopology, declaredTopology } from "./declared";
 import { barmanBaseBackup } from "./localDeployment";
 import { Replicator } from "./replicator";
 import { Target } from "./workload";
@@ -98,13 +98,20 @@ export async function switchWal(server: LocalPostgres): Promise<string> {
 
 /**
  * Polls pg_stat_archiver every `pollMs` until `segment` (or a later one) is archived; false if that has not
- * happened `timeoutMs` after `sinceMs`.
+ * happened `timeoutMs` after `sinceMs`, or once `giveUp` (asked after each poll that found it not archived) is true.
  */
-export async function waitArchived(server: LocalPostgres, segment: string, sinceMs: number, timeoutMs: number, pollMs: number): Promise<boolean> {
+export async function waitArchived(
+    server: LocalPostgres,
+    segment: string,
+    sinceMs: number,
+    timeoutMs: number,
+    pollMs: number,
+    giveUp: () => Promise<boolean> = async () => false,
+): Promise<boolean> {
     for (;;) {
         const [row] = await server.query<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver");
         if (row.last !== null && row.last >= segment) return true;
-        if (Date.now() - sinceMs > timeoutMs) return false;
+        if (Date.now() - sinceMs > timeoutMs || (await giveUp())) return false;
         await new Promise((r) => setTimeout(r, pollMs));
     }
 }
@@ -211,7 +218,10 @@ export class Topology {
                 // The fallback when streaming is down: the primary's WAL as replicated into this region.
                 restore_command: `barman-cloud-wal-restore --endpoint-url ${moto.endpoint} s3://${this.standbyBucket}/ ${this.primaryServer} %f %p`,
                 recovery_target_timeline: "latest",
-                wal_retrieve_retry_interval: "1s",
+                // As the replica Cluster declares it (PostgreSQL's 5 s default when it declares none), not scaled:
+                // the wait between failed attempts to get WAL. A promotion still replays everything the archive
+                // holds first (PostgreSQL src/backend/access/transam/xlogrecovery.c, WaitForWALToBecomeAvailable).
+                wal_retrieve_retry_interval: this.declared.standbyWalRetrieveRetryInterval,
                 // Into its own region's bucket under its own name: already in recovery when the replica Cluster
                 // declares a WAL archiver (CloudNativePG sets archive_mode=always then), after promotion otherwise.
                 archive_mode: this.declared.standbyArchives ? "always" : "on",
@@ -237,7 +247,7 @@ export class Topology {
     /** A base backup into a cluster's own bucket, as its CloudNativePG ScheduledBackup takes it. */
     async baseBackup(cluster: "primary" | "standby" = "primary"): Promise<void> {
         const { server, bucket, serverName } = this.archiveOf(cluster);
-        await barmanBaseBackup(server, this.moto.endpoint, bucket, serverName);
+        await barmanBaseBackup(server, this.moto.endpoint, bucket, serverName, baseBackupOptionsOf(this.declared, serverName));
     }
 
     /** The newest completed base backup in the primary's bucket (barman 3.4 has no "latest" keyword). */

@@ -22,6 +22,7 @@ import { MotoServer } from "../../local/motoServer";
 import { ALERT, AlertName } from "../../model/alertCatalog";
 import { EXTERNAL_METRICS } from "../../model/contract";
 import { parseDuration } from "../../model/duration";
+import { baseBackupOptionsOf } from "../declared";
 import { barmanBaseBackup, LocalDeployment } from "../localDeployment";
 import { readBackupCatalog } from "../monitoring/barmanCloudPlugin";
 import { MonitoringStack, podLabels } from "../monitoring/stack";
@@ -54,6 +55,8 @@ export interface WatchOptions {
      * "taken": the scenario took it before healthy(); "none": sabotage, no backup (the plugin reports 0).
      */
     backup: "take" | "taken" | "none";
+    /** "take": barman-cloud-backup's options from the primary's declared ObjectStore (drill/declared.ts). */
+    baseBackupOptions?: string[];
 }
 
 export class ScenarioAlerts {
@@ -124,7 +127,8 @@ export class ScenarioAlerts {
             // alongside one, 2 to 4 s without), and pg_backup_stop would wait forever for a broken archiver.
             runs = await measure();
             if (runs.failure) rec.notes.push(`The primary's immediate base backup is not taken: archiving does not work (${runs.failure}), and pg_backup_stop would wait for it forever.`);
-            else backup = rec.step("alerts: immediate base backup of the primary (its ScheduledBackup declares immediate: true; the scenario takes none)", () => barmanBaseBackup(primary.server, this.o.moto.endpoint, primary.bucket, primary.serverName));
+            else if (!this.o.baseBackupOptions) throw new Error('watchAlerts: backup "take" needs the primary\'s declared baseBackupOptions');
+            else backup = rec.step("alerts: immediate base backup of the primary (its ScheduledBackup declares immediate: true; the scenario takes none)", () => barmanBaseBackup(primary.server, this.o.moto.endpoint, primary.bucket, primary.serverName, this.o.baseBackupOptions!));
         }
         await this.starting;
         const m = this.monitoring!;
@@ -279,7 +283,7 @@ export function watchTopology(ctx: ScenarioContext, t: Topology, backup: "take" 
     if (t.standby) clusters.push({ role: "standby", server: t.standby, serverName: t.standbyServer, bucket: t.standbyBucket });
     // Taken only as the primary's ScheduledBackup declares it (immediate: true), and not under that sabotage.
     const declared = t.declared.immediateBackup.primary && ctx.sabotage.immediateBackup !== false;
-    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && !declared ? "none" : backup });
+    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && !declared ? "none" : backup, baseBackupOptions: baseBackupOptionsOf(t.declared, t.primaryServer) });
 }
 
 /**

@@ -3,7 +3,10 @@
 // against drstack:rpo.region and failed over by the README's emergency runbook driven through the
 // program (emergencyFailover.ts); a log-shipping bound is reported, never judged. "log-shipping": the
 // streaming link already down (the degraded state DrStandbyNotStreaming alerts on), judged
-// against the predicted bound archive_timeout + upload + replication lag + poll.
+// against the predicted bound archive_timeout + upload + replication lag + 1 s for the replication
+// emulation's poll and copy. The standby's wal_retrieve_retry_interval is not in it: a promotion first
+// replays every segment the archive holds (PostgreSQL xlogrecovery.c, WaitForWALToBecomeAvailable: the
+// promotion check comes only after the archive had no next segment).
 import { formatDuration } from "../../model/duration";
 import { logShippingRegionLossBoundSeconds } from "../../model/rpo";
 import { sleep } from "../../local/processes";
@@ -79,7 +82,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             rec.check("WAL was archived under load", archivedBefore.archived > 0, `${archivedBefore.archived} segments archived, ${archivedBefore.failed} archive attempts failed`);
             rec.check("WAL was replicated to the standby region", replicated > 0, `${replicated} objects copied by the replication emulation`);
             rec.notes.push(
-                `Predicted bound: archive_timeout ${s.archiveTimeoutSeconds} s + upload allowance ${upload.seconds.toFixed(1)} s (${upload.why}) + replication lag ${s.replicationLagSeconds} s + standby archive poll 1 s.`,
+                `Predicted bound: archive_timeout ${s.archiveTimeoutSeconds} s + upload allowance ${upload.seconds.toFixed(1)} s (${upload.why}) + replication lag ${s.replicationLagSeconds} s + the replication emulation's poll and copy 1 s; the standby's wal_retrieve_retry_interval (${t.declared.standbyWalRetrieveRetryInterval}) delays its replay, not what a promotion recovers.`,
             );
             rec.notes.push(
                 `In production this path is bounded by ${formatDuration(s.config.wal.logShippingRegionLossBoundSeconds)} (archive_timeout + upload + the 15-minute RTC bound)` +
@@ -101,7 +104,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
                 limitName: judgedByTarget ? "the region RPO" : "the predicted log-shipping bound",
                 judgedAgainst: judgedByTarget
                     ? `the region RPO (${streaming ? "streaming carries it" : "no streaming declared: log shipping must carry it; the predicted bound is shown, not judged"})`
-                    : "the predicted log-shipping bound (archive_timeout + upload + replication lag + poll) of the degraded state; the region RPO is shown for comparison",
+                    : "the predicted log-shipping bound (archive_timeout + upload + replication lag + the emulation's poll and copy) of the degraded state; the region RPO is shown for comparison",
             },
             rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
             commitsMs: workload.acked.map((a) => a.ackMs),

@@ -2,7 +2,7 @@
 // archive_timeout, WAL compression and the replication rules, read from the declared resources of
 // the stack pair; a replication rule shape the emulation does not implement is refused.
 import { strict as assert } from "assert";
-import { declaredTopology, parseReplicationRules, postgresSeconds } from "../../drill/declared";
+import { barmanCloudBackupOptions, baseBackupOptionsOf, declaredTopology, parseReplicationRules, POSTGRES_DEFAULT_WAL_RETRIEVE_RETRY_INTERVAL, postgresSeconds } from "../../drill/declared";
 import { ruleFor } from "../../drill/replicator";
 import { parseConfig, readStackConfig } from "../../config";
 
@@ -29,6 +29,30 @@ describe("the drill's declared topology", function () {
         const streaming = { "drstack:streaming": { host: "pg-rw.usw2.example", tlsSecretName: "pg-streaming-tls" } };
         assert.equal((await declaredTopology("primary", streaming)).standbyStreams, true);
         assert.equal((await declaredTopology("primary", { "drstack:streaming": undefined })).standbyStreams, false);
+    });
+
+    it("reads the replica Cluster's wal_retrieve_retry_interval, PostgreSQL's 5 s when it declares none", async () => {
+        const shipped = await declaredTopology("primary");
+        assert.equal((readStackConfig("dr")["drstack:postgres"] as { parameters?: Record<string, string> }).parameters?.wal_retrieve_retry_interval, undefined, "the shipped dr stack declares none");
+        assert.equal(shipped.standbyWalRetrieveRetryInterval, POSTGRES_DEFAULT_WAL_RETRIEVE_RETRY_INTERVAL);
+        const declared = await declaredTopology("primary", { "drstack:postgres.parameters.wal_retrieve_retry_interval": "2s" });
+        assert.equal(declared.standbyWalRetrieveRetryInterval, "2s");
+    });
+
+    it("takes base backups with the options each cluster's declared ObjectStore gives barman-cloud-backup", async () => {
+        const t = await declaredTopology("primary");
+        const config = parseConfig(readStackConfig("primary"), "primary");
+        const expected = [`--${config.postgres.backupCompression}`, "--immediate-checkpoint", "--jobs", String(config.postgres.backupJobs)];
+        assert.deepEqual(baseBackupOptionsOf(t, t.primaryCluster), expected);
+        assert.deepEqual(baseBackupOptionsOf(t, t.standbyCluster), expected);
+        assert.throws(() => baseBackupOptionsOf(t, "pg-elsewhere"), /Cluster pg-elsewhere declares no WAL-archiving plugin with an ObjectStore/);
+    });
+
+    it("passes on exactly the ObjectStore data fields the plugin maps, and refuses others by name", () => {
+        assert.deepEqual(barmanCloudBackupOptions(undefined, "s"), []);
+        assert.deepEqual(barmanCloudBackupOptions({ compression: "snappy", immediateCheckpoint: false }, "s"), ["--snappy"]);
+        assert.deepEqual(barmanCloudBackupOptions({ immediateCheckpoint: true, jobs: 4 }, "s"), ["--immediate-checkpoint", "--jobs", "4"]);
+        assert.throws(() => barmanCloudBackupOptions({ encryption: "aws:kms" }, "ObjectStore x"), /ObjectStore x: spec.configuration.data.encryption is not passed on/);
     });
 
     it("reads any number of per-prefix rules, their status and delete-marker setting", () => {
