@@ -40,18 +40,58 @@ export interface ArchiveRuns {
     waitedSeconds: number;
 }
 
-/** Times SAMPLES forced segment switches on `server` until each is archived; stops at the first not archived within `timeoutMs`. */
+/**
+ * PostgreSQL's archiver tries a segment this many times, a second apart, then gives up until its next
+ * wake-up, at most 60 s later (src/backend/postmaster/pgarch.c: NUM_ARCHIVE_RETRIES, PGARCH_AUTOWAKE_INTERVAL).
+ * That many failures with nothing archived is an archive that does not work now: waiting longer shows nothing more.
+ */
+export const ARCHIVER_RETRIES = 3;
+
+interface ArchiverCounters {
+    archived: number;
+    failed: number;
+    lastFailed: string | null;
+}
+
+async function archiverCounters(server: LocalPostgres): Promise<ArchiverCounters> {
+    const [row] = await server.query<ArchiverCounters>(
+        "SELECT archived_count::int AS archived, failed_count::int AS failed, last_failed_wal AS \"lastFailed\" FROM pg_stat_archiver",
+    );
+    return row;
+}
+
+/**
+ * Times SAMPLES forced segment switches on `server` until each is archived. Stops at the first not archived
+ * within `timeoutMs`, or as soon as the archiver has failed ARCHIVER_RETRIES times with nothing archived since the switch.
+ */
 export async function measureArchiveRuns(server: LocalPostgres, timeoutMs: number): Promise<ArchiveRuns> {
     const seconds: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
         // A record first: pg_switch_wal() does nothing on a segment with no WAL since the last switch.
         await server.query("SELECT pg_logical_emit_message(false, 'drstack-drill', 'archive timing')");
+        const before = await archiverCounters(server);
         const start = Date.now();
         const segment = await switchWal(server);
-        if (!(await waitArchived(server, segment, start, timeoutMs, 50))) {
+        const failing = async () => {
+            const now = await archiverCounters(server);
+            return now.archived === before.archived && now.failed - before.failed >= ARCHIVER_RETRIES ? now : undefined;
+        };
+        let broken: ArchiverCounters | undefined;
+        const archived = await waitArchived(server, segment, start, timeoutMs, 50, async () => (broken = await failing()) !== undefined);
+        const waited = (Date.now() - start) / 1000;
+        if (broken) {
+            return {
+                seconds,
+                failure:
+                    `archive_command failed ${broken.failed - before.failed} times (last on ${broken.lastFailed}) and archived nothing in ${waited.toFixed(1)} s after the switch to ${segment}; ` +
+                    `PostgreSQL's archiver then waits up to 60 s before it tries again`,
+                waitedSeconds: waited,
+            };
+        }
+        if (!archived) {
             return { seconds, failure: `segment ${segment} not archived within ${timeoutMs} ms of the switch`, waitedSeconds: timeoutMs / 1000 };
         }
-        seconds.push((Date.now() - start) / 1000);
+        seconds.push(waited);
     }
     return { seconds, waitedSeconds: timeoutMs / 1000 };
 }

@@ -53,9 +53,10 @@ describe("the DR drill judges sabotaged setups (real PostgreSQL, barman-cloud, m
     it("an alert firing in a healthy phase makes the scenario FAIL, naming the alert", async () => {
         // No immediate base backup: the emulated plugin then reports 0 (no backup), as the real one does,
         // and DrBaseBackupTooOld fires before S3 goes down: a healthy phase that is not healthy. The phase
-        // (20 % of the duration) must outlast the rule's for: (scaled 6.7 s, or the measured floor) and sampling.
+        // (20 % of the duration: 12 s) must outlast the rule's for: (10 min scaled 1:90, 6.7 s; it reads only
+        // the catalog, so no archive-run floor) and the drill's sampling (3.25 s, drill/scenarios/alerts.ts).
         // A light load (20 commits/s) so the long outage's backlog catches up on a busy machine.
-        const report = await runDrill({ ...SMALL, rate: 20, durationSeconds: 75, scenarios: ["storage-outage"], sabotage: { immediateBackup: false } });
+        const report = await runDrill({ ...SMALL, rate: 20, durationSeconds: 60, scenarios: ["storage-outage"], sabotage: { immediateBackup: false } });
         const [result] = report.scenarios;
         assert.equal(result.status, "FAIL", result.summary);
         assert.match(result.summary, /DrBaseBackupTooOld fired during a healthy phase \(at \+\d+\.\d s\)/);
