@@ -4,7 +4,7 @@
 // Policy: run every suite, fail at the end (exit 1 if any suite failed), so one run shows every failure.
 // Suites that start no server and share nothing (typecheck, unit, policies, policy:check, alerts) run
 // `--jobs` at a time, their output printed whole as each one ends; the suites that start PostgreSQL and
-// moto_server (integration, monitoring, drill) run afterwards, one at a time, their output streamed live.
+// moto_server (integration, monitoring, drill) run one at a time, their output streamed live.
 // Within the integration suite, mocha runs two files at a time (`--parallel --jobs 2` in package.json):
 // those tests mostly wait (archive_timeout, barman-cloud's Python start-up, moto), each file starts its
 // own servers on its own ports, and each mocha worker only checks for leftovers of the processes it
@@ -15,11 +15,11 @@
 // mocha workers (each loading ts-node and the Pulumi SDK) only oversubscribe them (measured: see the PR report);
 // each worker would also answer the program runs it repeats on its own (tools/offline/runCache.ts is per process).
 //
-// `--overlap` (off by default) starts the server suites at once and runs the suites without servers beside
-// them at the lowest CPU priority (`nice -n 19`): the server suites mostly wait, and the scheduler gives their
-// processes the CPU first whenever they want it. It is off by default because the server suites judge measured
-// loss and timing against bounds, and this overlap has not yet been shown, by repeated fresh-clone runs, to
-// leave them as stable as running alone.
+// The suites without servers run beside the server suites (which start at once, one at a time), at the lowest
+// CPU priority (`nice -n 19`): the server suites leave a third to a half of the machine idle while they
+// wait on archive_timeout, barman-cloud and PostgreSQL (the table's CPU against 2 x wall time), and the scheduler gives their processes the CPU first
+// whenever they want it (CFS weight 15 at nice 19 against 1024 at nice 0), so the niced suites use only
+// what would be idle. `--no-overlap` runs the suites without servers first instead, two at a time.
 
 import { ChildProcess, spawn } from "child_process";
 import { Command, InvalidArgumentError } from "commander";
@@ -124,7 +124,7 @@ async function main(): Promise<number> {
         .description("Run every test suite, then print a table of each suite's result and wall time")
         .option("-j, --jobs <n>", "isolated suites (no servers) run this many at a time", positiveInt, 2)
         .option("--only <names>", `comma-separated suites to run, of: ${SUITES.map((s) => s.name).join(", ")}`)
-        .option("--overlap", `run the suites without servers beside the server suites, at nice ${BACKGROUND_NICENESS} (see the file's header)`, false)
+        .option("--no-overlap", `run the suites without servers first, instead of beside the server suites at nice ${BACKGROUND_NICENESS} (see the file's header)`)
         .parse();
     const { jobs, only, overlap } = program.opts<{ jobs: number; only?: string; overlap: boolean }>();
     let suites = SUITES;
