@@ -265,14 +265,24 @@ export class LocalPostgres {
         };
     }
 
+    /**
+     * A server killed while a client is connected (the drill's disasters) makes node-postgres emit 'error' on
+     * the client ("terminating connection due to unexpected postmaster exit"), besides rejecting any query in
+     * flight; unhandled, that event is an uncaught exception (node-postgres docs, Client "error" event). The
+     * handler goes on before connect(): the FATAL message can arrive in the same read as the end of the
+     * handshake, and pg-protocol parses both synchronously, before the code awaiting connect() runs (seen in
+     * `npm run bench -- --only rpo`). A query's rejection, or the next query's, reports the failure.
+     */
     private newClient(database = "postgres"): Client {
-        return new Client({
+        const client = new Client({
             host: this.host,
             port: this.port,
             user: this.superuser,
             password: this.password,
             database,
         });
+        client.on("error", () => undefined);
+        return client;
     }
 
     /** A connected client; the caller ends it. */
@@ -285,10 +295,6 @@ export class LocalPostgres {
     /** Runs one statement on a short-lived connection. */
     async query<T extends Record<string, any> = Record<string, any>>(sql: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
         const client = await this.connect(database);
-        // A server killed mid-query (the drill's disasters) rejects the query below AND makes node-postgres emit
-        // 'error' on the client ("terminating connection due to unexpected postmaster exit"); unhandled, that
-        // event is an uncaught exception (node-postgres docs, Client "error" event). The rejection reports it.
-        client.on("error", () => undefined);
         try {
             return (await client.query(sql, params)).rows as T[];
         } finally {
