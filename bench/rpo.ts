@@ -36,7 +36,10 @@ export async function benchRpo(options: { rates?: number[]; durationSeconds?: nu
                 log,
             });
             const r = await runScenario(SCENARIOS.find((s) => s.name === name)!, settings);
-            const promote = r.steps.find((s) => s.name.startsWith("promote"));
+            // A scenario that could not complete measured nothing: a table of NaN would hide why.
+            if (r.status === "ERROR") throw new Error(`bench rpo: ${name} at ${rate} commits/s could not complete: ${r.summary}`);
+            // "promote the standby (pg_promote)", or the runbook's "CloudNativePG: promote <cluster> (pg_promote)".
+            const promote = r.steps.find((s) => s.name.includes("(pg_promote)"));
             results.push({
                 path,
                 rate,

@@ -26,7 +26,7 @@ import { baseBackupOptionsOf } from "../declared";
 import { barmanBaseBackup, LocalDeployment } from "../localDeployment";
 import { readBackupCatalog } from "../monitoring/barmanCloudPlugin";
 import { MonitoringStack, podLabels } from "../monitoring/stack";
-import { Topology } from "../topology";
+import { declaredTopologyOf, Topology } from "../topology";
 import { ExpectedAlert } from "../types";
 import { ArchiveRuns, forFloors, measureArchiveRuns, ReadyWaitSampler } from "./archiveRuns";
 import { Measurement, ScenarioContext, waitUntil } from "./scenario";
@@ -93,7 +93,8 @@ export class ScenarioAlerts {
     private async start(): Promise<void> {
         const { settings: s, rec, teardown } = this.ctx;
         await rec.step("alerts: start Prometheus, the Pushgateway, postgres_exporter", async () => {
-            const peer = s.declared?.stacks.find((name) => name !== s.stack);
+            // The declared pair, read once per process when the settings do not carry it (the bench's do not).
+            const peer = (await declaredTopologyOf(s)).stacks.find((name) => name !== s.stack);
             const m = await MonitoringStack.start({
                 config: s.config,
                 // The peer's rules only when its cluster runs here; without it they would (rightly) page about a missing standby.
