@@ -207,15 +207,15 @@ export async function declaredTopology(stack: string, overrides: Overrides = {})
     if (replications.length !== 1) throw new Error(`expected one BucketReplicationConfig on the primary's bucket ${sourceBucket}, found ${replications.length}`);
     return {
         stacks: [primary.stack, standby.stack],
-        primaryCluster: primary.spec.replica?.self ?? String(primary.r.name),
-        standbyCluster: standby.spec.replica.self,
+        primaryCluster: primaryName,
+        standbyCluster: standbyName,
         standbyStreams: source.connectionParameters !== undefined,
         archiveTimeoutSeconds: postgresSeconds(archiveTimeout, "archive_timeout"),
         walCompression: storeConfig.wal?.compression,
-        standbyArchives: walArchiver(standby) !== undefined,
+        standbyArchives: standbyArchiver !== undefined,
         standbyWalRetrieveRetryInterval: walRetrieveRetryIntervalOf(standby.spec),
         baseBackupOptions,
-        immediateBackup: { primary: immediateBackupOf(primary.run, primary.spec.replica?.self ?? String(primary.r.name)), standby: immediateBackupOf(standby.run, standby.spec.replica.self) },
+        immediateBackup: { primary: immediateBackupOf(primary.run, primaryName), standby: immediateBackupOf(standby.run, standbyName) },
         replication: { sourceBucket, rules: parseReplicationRules(replications[0].inputs.rules, `BucketReplicationConfig ${replications[0].name}`) },
     };
 }

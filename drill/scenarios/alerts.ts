@@ -55,8 +55,6 @@ export interface WatchOptions {
      * "taken": the scenario took it before healthy(); "none": sabotage, no backup (the plugin reports 0).
      */
     backup: "take" | "taken" | "none";
-    /** "take": barman-cloud-backup's options from the primary's declared ObjectStore (drill/declared.ts). */
-    baseBackupOptions?: string[];
 }
 
 export class ScenarioAlerts {
@@ -128,8 +126,13 @@ export class ScenarioAlerts {
             // alongside one, 2 to 4 s without), and pg_backup_stop would wait forever for a broken archiver.
             runs = await measure();
             if (runs.failure) rec.notes.push(`The primary's immediate base backup is not taken: archiving does not work (${runs.failure}), and pg_backup_stop would wait for it forever.`);
-            else if (!this.o.baseBackupOptions) throw new Error('watchAlerts: backup "take" needs the primary\'s declared baseBackupOptions');
-            else backup = rec.step("alerts: immediate base backup of the primary (its ScheduledBackup declares immediate: true; the scenario takes none)", () => barmanBaseBackup(primary.server, this.o.moto.endpoint, primary.bucket, primary.serverName, this.o.baseBackupOptions!));
+            else {
+                // With the options the primary's declared ObjectStore gives barman-cloud-backup.
+                const options = baseBackupOptionsOf(await declaredTopologyOf(s), primary.serverName);
+                backup = rec.step("alerts: immediate base backup of the primary (its ScheduledBackup declares immediate: true; the scenario takes none)", () =>
+                    barmanBaseBackup(primary.server, this.o.moto.endpoint, primary.bucket, primary.serverName, options),
+                );
+            }
         }
         await this.starting;
         const m = this.monitoring!;
@@ -284,7 +287,7 @@ export function watchTopology(ctx: ScenarioContext, t: Topology, backup: "take" 
     if (t.standby) clusters.push({ role: "standby", server: t.standby, serverName: t.standbyServer, bucket: t.standbyBucket });
     // Taken only as the primary's ScheduledBackup declares it (immediate: true), and not under that sabotage.
     const declared = t.declared.immediateBackup.primary && ctx.sabotage.immediateBackup !== false;
-    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && !declared ? "none" : backup, baseBackupOptions: baseBackupOptionsOf(t.declared, t.primaryServer) });
+    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && !declared ? "none" : backup });
 }
 
 /**

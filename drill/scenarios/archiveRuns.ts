@@ -16,6 +16,7 @@
 // archive command together take, the wait the rules see).
 import { LocalPostgres } from "../../local/postgres";
 import { switchWal, waitArchived } from "../topology";
+import { archiverStats, ArchiverStats } from "./scenario";
 import { ALERTS } from "../../model/alertCatalog";
 import { PLUGIN_METRIC_PREFIX } from "../monitoring/barmanCloudPlugin";
 
@@ -47,19 +48,6 @@ export interface ArchiveRuns {
  */
 export const ARCHIVER_RETRIES = 3;
 
-interface ArchiverCounters {
-    archived: number;
-    failed: number;
-    lastFailed: string | null;
-}
-
-async function archiverCounters(server: LocalPostgres): Promise<ArchiverCounters> {
-    const [row] = await server.query<ArchiverCounters>(
-        "SELECT archived_count::int AS archived, failed_count::int AS failed, last_failed_wal AS \"lastFailed\" FROM pg_stat_archiver",
-    );
-    return row;
-}
-
 /**
  * Times SAMPLES forced segment switches on `server` until each is archived. Stops at the first not archived
  * within `timeoutMs`, or as soon as the archiver has failed ARCHIVER_RETRIES times with nothing archived since the switch.
@@ -69,14 +57,14 @@ export async function measureArchiveRuns(server: LocalPostgres, timeoutMs: numbe
     for (let i = 0; i < SAMPLES; i++) {
         // A record first: pg_switch_wal() does nothing on a segment with no WAL since the last switch.
         await server.query("SELECT pg_logical_emit_message(false, 'drstack-drill', 'archive timing')");
-        const before = await archiverCounters(server);
+        const before = await archiverStats(server);
         const start = Date.now();
         const segment = await switchWal(server);
         const failing = async () => {
-            const now = await archiverCounters(server);
+            const now = await archiverStats(server);
             return now.archived === before.archived && now.failed - before.failed >= ARCHIVER_RETRIES ? now : undefined;
         };
-        let broken: ArchiverCounters | undefined;
+        let broken: ArchiverStats | undefined;
         const archived = await waitArchived(server, segment, start, timeoutMs, 50, async () => (broken = await failing()) !== undefined);
         const waited = (Date.now() - start) / 1000;
         if (broken) {

@@ -115,8 +115,17 @@ export async function streamingStatus(standby: LocalPostgres): Promise<string> {
     return rows[0]?.status ?? "not streaming";
 }
 
-export async function archiverStats(pg: LocalPostgres): Promise<{ archived: number; failed: number }> {
-    const [row] = await pg.query<{ archived: number; failed: number }>("SELECT archived_count::int AS archived, failed_count::int AS failed FROM pg_stat_archiver");
+export interface ArchiverStats {
+    archived: number;
+    failed: number;
+    /** The last segment whose archiving failed (null: none yet). */
+    lastFailed: string | null;
+}
+
+export async function archiverStats(pg: LocalPostgres): Promise<ArchiverStats> {
+    const [row] = await pg.query<ArchiverStats>(
+        'SELECT archived_count::int AS archived, failed_count::int AS failed, last_failed_wal AS "lastFailed" FROM pg_stat_archiver',
+    );
     return row;
 }
 
