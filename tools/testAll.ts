@@ -20,12 +20,15 @@
 // wait on archive_timeout, barman-cloud and PostgreSQL (the table's CPU against 2 x wall time), and the scheduler gives their processes the CPU first
 // whenever they want it (CFS weight 15 at nice 19 against 1024 at nice 0), so the niced suites use only
 // what would be idle. `--no-overlap` runs the suites without servers first instead, two at a time.
+// What they get is still whatever the machine leaves over, so in the background their wall-clock timeouts are
+// multiplied (BACKGROUND_TIMEOUT_SCALE, test/support/timeouts.ts): waiting for the CPU is not a failure.
 
 import { ChildProcess, spawn } from "child_process";
 import { Command, InvalidArgumentError } from "commander";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { TIMEOUT_SCALE_ENV } from "../test/support/timeouts";
 import { closingLine, mochaCounts, parseCpuSeconds, seconds, succeeded, SuiteOutcome, summaryTable } from "./testSummary";
 
 interface Suite {
@@ -34,23 +37,40 @@ interface Suite {
     script: string;
     /** Starts no server and shares no state with other suites: may run beside another such suite. */
     isolated: boolean;
+    /** Runs mocha, which takes `--timeout` (its default for tests that set none). */
+    mocha: boolean;
 }
 
 const SUITES: Suite[] = [
-    { name: "typecheck", script: "typecheck", isolated: true },
-    { name: "unit", script: "test:unit", isolated: true },
-    { name: "policies", script: "test:policies", isolated: true },
-    { name: "policy:check", script: "policy:check", isolated: true },
-    { name: "alerts", script: "test:alerts", isolated: true },
-    { name: "integration", script: "test:integration", isolated: false },
-    { name: "monitoring", script: "test:monitoring", isolated: false },
-    { name: "drill", script: "test:drill", isolated: false },
+    { name: "typecheck", script: "typecheck", isolated: true, mocha: false },
+    { name: "unit", script: "test:unit", isolated: true, mocha: true },
+    { name: "policies", script: "test:policies", isolated: true, mocha: true },
+    { name: "policy:check", script: "policy:check", isolated: true, mocha: false },
+    { name: "alerts", script: "test:alerts", isolated: true, mocha: true },
+    { name: "integration", script: "test:integration", isolated: false, mocha: true },
+    { name: "monitoring", script: "test:monitoring", isolated: false, mocha: true },
+    { name: "drill", script: "test:drill", isolated: false, mocha: true },
 ];
 
 const running = new Set<ChildProcess>();
 
 /** The lowest CPU priority (nice(1)): what suites without servers run at beside the server suites. */
 const BACKGROUND_NICENESS = 19;
+
+/**
+ * What a background suite's timeouts are multiplied by (test/support/timeouts.ts). At nice 19 a suite gets
+ * only the CPU the others leave idle; alone with the server suites that kept promtool's rule tests at
+ * 35-71 s of their 120 s, but a second niced job beside them stretched one to 153 s and failed it. Ten times
+ * the timeout still ends a real hang within the run, and covers a background suite slowed ten-fold.
+ */
+const BACKGROUND_TIMEOUT_SCALE = 10;
+
+/** Mocha's default timeout, from the one place it is set (.mocharc.json). */
+function mochaDefaultTimeoutMs(): number {
+    const rc = JSON.parse(fs.readFileSync(path.join(__dirname, "..", ".mocharc.json"), "utf8")) as { timeout?: unknown };
+    if (typeof rc.timeout !== "number") throw new Error(".mocharc.json: expected a numeric \"timeout\" (mocha's default, in ms)");
+    return rc.timeout;
+}
 
 /**
  * GNU time (Debian package `time`, installed by .ci/run): each suite's CPU time, its servers and tools
@@ -84,12 +104,17 @@ function lowerAutogroup(pid: number | undefined, niceness: number): void {
  */
 function runSuite(suite: Suite, stream: boolean, niceness?: number): Promise<SuiteOutcome> {
     const started = Date.now();
-    const npm = ["npm", "run", "-s", suite.script];
+    const background = niceness !== undefined;
+    // In the background the suite's timeouts stretch with its share of the CPU (BACKGROUND_TIMEOUT_SCALE):
+    // mocha's default through --timeout, the tests' own through the environment (test/support/timeouts.ts).
+    const timeoutArgs = background && suite.mocha ? ["--", "--timeout", String(mochaDefaultTimeoutMs() * BACKGROUND_TIMEOUT_SCALE)] : [];
+    const env = background ? { ...process.env, [TIMEOUT_SCALE_ENV]: String(BACKGROUND_TIMEOUT_SCALE) } : process.env;
+    const npm = ["npm", "run", "-s", suite.script, ...timeoutArgs];
     const cpuFile = cpuDir && path.join(cpuDir, suite.name.replace(/[^a-z0-9]/gi, "_"));
     const measured = cpuFile ? [GNU_TIME, "-f", "%U %S", "-o", cpuFile, ...npm] : npm;
     const command = niceness === undefined ? measured : ["nice", "-n", String(niceness), ...measured];
     return new Promise((resolve) => {
-        const child = spawn(command[0], command.slice(1), { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(command[0], command.slice(1), { detached: true, env, stdio: ["ignore", "pipe", "pipe"] });
         running.add(child);
         if (niceness !== undefined) lowerAutogroup(child.pid, niceness);
         const chunks: Buffer[] = [];

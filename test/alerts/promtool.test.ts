@@ -11,6 +11,7 @@ import { stringify } from "yaml";
 import { alertRuleGroups } from "../../components/monitoring/alertRules";
 import { parseConfig, readStackConfig } from "../../config";
 import { rulesFileFor } from "../../tools/rules";
+import { testTimeout } from "../support/timeouts";
 
 const GENERATED = path.join(__dirname, "generated");
 
@@ -327,7 +328,7 @@ function promtool(args: string[]): { status: number | null; output: string } {
 }
 
 describe("alert rules under promtool (real)", function () {
-    this.timeout(120_000);
+    this.timeout(testTimeout(120_000));
     before(() => {
         fs.mkdirSync(GENERATED, { recursive: true });
         execFileSync("promtool", ["--version"], { stdio: "ignore" });

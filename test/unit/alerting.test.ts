@@ -6,6 +6,7 @@ import { alertRuleGroups, runbookAnchor } from "../../components/monitoring/aler
 import { parseConfig, readStackConfig } from "../../config";
 import { ProgramRun, runProgram } from "../support/program";
 import { PROMOTE_DR } from "../support/promotion";
+import { testTimeout } from "../support/timeouts";
 
 const T = {
     healthCheck: "aws:route53/healthCheck:HealthCheck",
@@ -232,7 +233,7 @@ describe("alerting follows the role and the RPO", () => {
 });
 
 describe("the heartbeat that keeps an idle primary's commit timestamps moving", function () {
-    this.timeout(120_000);
+    this.timeout(testTimeout(120_000));
     it("the primary stack runs it against its read-write service with the jobs' credentials; the dr stack does not", async () => {
         const primary = await runProgram("primary", {}, {});
         const deployments = primary.ofType("kubernetes:apps/v1:Deployment").filter((d) => d.inputs.metadata.name === "pg-acme-orders-use1-heartbeat");

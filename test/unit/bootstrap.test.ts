@@ -6,6 +6,7 @@ import { EMERGENCY_DR, PROMOTE_DR } from "../support/promotion";
 import { COMPONENT_TYPES, RESOURCE_TYPES as T } from "../../model/contract";
 import { DEPLOYED_OBJECTS, DEPLOYED_PEERS } from "../support/mocks";
 import { Declared, Overrides, ProgramRun, runProgram, runProgramExpectingError, RunOptions } from "../support/program";
+import { testTimeout } from "../support/timeouts";
 
 const PRIMARY_STACK = "acme/drstack/primary";
 const DR_STACK = "acme/drstack/dr";
@@ -121,7 +122,7 @@ function replicationResources(run: ProgramRun): Map<string, unknown> {
 
 describe("switching roles changes no replication resource of either stack", function () {
     // Four program runs per test: allow for a loaded 2-core machine.
-    this.timeout(180_000);
+    this.timeout(testTimeout(180_000));
     const PRIMARY_DEMOTED = { [PRIMARY_STACK]: { role: "standby", demotionToken: "token", backupBucket: USE1_BUCKET }, [DR_STACK]: { role: "standby", backupBucket: USW2_BUCKET } };
     const DR_PROMOTED = { [PRIMARY_STACK]: { role: "standby", demotionToken: "token", backupBucket: USE1_BUCKET }, [DR_STACK]: { role: "primary", backupBucket: USW2_BUCKET } };
     const variants: Record<string, { stack: string; overrides: Overrides; options: RunOptions }[]> = {

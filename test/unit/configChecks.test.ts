@@ -7,6 +7,7 @@ import { unflatten } from "../../config/flat";
 import { derivedNames } from "../../config/nameLimits";
 import { iamRoleLogicalNames, NAME_LIMITS } from "../../model/naming";
 import { runProgram, stackConfigWith } from "../support/program";
+import { testTimeout } from "../support/timeouts";
 
 /** The clock the checks are given: restore targets are judged against it. */
 const NOW = Date.parse("2026-11-24T12:00:00Z");
@@ -122,7 +123,7 @@ describe("config gaps closed: each bad value is rejected by name", () => {
         const run = await runProgram("primary");
         const declared = run.ofType("aws:iam/role:Role").map((r) => r.name);
         assert.deepEqual([...declared].sort(), [...iamRoleLogicalNames(parseConfig(stackConfigWith("primary"), "primary").prefix)].sort());
-    }).timeout(60000);
+    }).timeout(testTimeout(60000));
 });
 
 describe("drstack:restore: targets, sources and names are checked before anything is declared", () => {

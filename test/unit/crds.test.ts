@@ -7,6 +7,7 @@ import { readStackConfig } from "../../config/stackFile";
 import { CrdValidator } from "../../tools/crds";
 import { Declared, Overrides, ProgramRun, RunOptions, runProgram, Secret } from "../support/program";
 import { PROMOTE_DR } from "../support/promotion";
+import { testTimeout } from "../support/timeouts";
 
 const CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster";
 /** The kinds the shipped stacks declare: the test fails if one disappears unnoticed. */
@@ -97,7 +98,7 @@ function report(resources: Declared[], validator: CrdValidator): string[] {
 
 describe("Custom resources against the vendored CRDs", function () {
     // Compiling the Cluster CRD (~460 kB of schema) takes a few seconds on a loaded machine.
-    this.timeout(120_000);
+    this.timeout(testTimeout(120_000));
     let validator: CrdValidator;
     const runs = new Map<string, ProgramRun>();
     before(async () => {

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { declarationDiff, declaredBucket, FIRST_DEPLOYMENT_SEQUENCE, Objects, wouldFail } from "../../drill/deploySteps";
 import { clusterChange, DeclaredStep, mainCluster, RunbookState } from "../../drill/runbook";
+import { testTimeout } from "../support/timeouts";
 
 const USE1_BUCKET = "backups-acme-orders-us-east-1";
 const USW2_BUCKET = "backups-acme-orders-us-west-2";
@@ -14,7 +15,7 @@ const USE1_BACKUP = "pg-acme-orders-use1/base/20261124T020000/backup.info";
 
 describe("the drill's runbook steps: first deployment", function () {
     // Several program runs: allow for a loaded 2-core machine.
-    this.timeout(180_000);
+    this.timeout(testTimeout(180_000));
     const state = new RunbookState(["primary", "dr"], "never-deployed");
     const steps: DeclaredStep[] = [];
     const deployedObjects: Objects = { [USE1_BUCKET]: [USE1_BACKUP], [USW2_BUCKET]: [USE1_BACKUP] };

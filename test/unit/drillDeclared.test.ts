@@ -5,12 +5,13 @@ import { strict as assert } from "assert";
 import { barmanCloudBackupOptions, baseBackupOptionsOf, declaredTopology, parseReplicationRules, POSTGRES_DEFAULT_WAL_RETRIEVE_RETRY_INTERVAL, postgresSeconds } from "../../drill/declared";
 import { ruleFor } from "../../drill/replicator";
 import { parseConfig, readStackConfig } from "../../config";
+import { testTimeout } from "../support/timeouts";
 
 const DEST = "arn:aws:s3:::backups-acme-orders-us-west-2";
 const rule = (extra: Record<string, unknown>) => ({ id: "r", status: "Enabled", destination: { bucket: DEST }, ...extra });
 
 describe("the drill's declared topology", function () {
-    this.timeout(300_000);
+    this.timeout(testTimeout(300_000));
 
     it("reads the shipped pair: clusters, archive_timeout, WAL compression, replication rules", async () => {
         const t = await declaredTopology("primary");

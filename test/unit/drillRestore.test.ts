@@ -8,6 +8,7 @@ import { deleteCommits, microsecondBefore } from "../../drill/restoreSteps";
 import { BARMAN_CLOUD_PLUGIN, LABELS, RESOURCE_TYPES as T } from "../../model/contract";
 import { postgresRecoverySettings } from "../../model/restore";
 import { runProgram } from "../support/program";
+import { testTimeout } from "../support/timeouts";
 
 const MINUTE_AGO = new Date(Date.now() - 60_000).toISOString().replace("Z", "123Z"); // microseconds, as the drill's targets have
 const ENDPOINT = "http://127.0.0.1:9";
@@ -28,7 +29,7 @@ function shape(patch: (c: Record<string, any>, s: Record<string, any>) => void =
 }
 
 describe("the drill's restore comes from the declared recovery Cluster", function () {
-    this.timeout(180_000);
+    this.timeout(testTimeout(180_000));
 
     it("applies the primary stack's declared target, bucket and server name (source self)", async () => {
         const restore = { name: "drill", target: { time: MINUTE_AGO }, source: "self" as const };

@@ -8,6 +8,7 @@ import { COMPONENT_TYPES, configKey, RESOURCE_TYPES } from "../../model/contract
 import { RunCache, RunInputs, runKey } from "../../tools/offline/runCache";
 import { declared, DEPLOYED_OBJECTS, DEPLOYED_PEERS } from "../support/mocks";
 import { runProgram, stackConfigWith, waitForRPCs } from "../support/program";
+import { testTimeout } from "../support/timeouts";
 
 const ROOT_TYPE = "pulumi:pulumi:Stack";
 
@@ -22,7 +23,7 @@ function data(value: unknown): unknown {
 }
 
 describe("offline program runs are memoised only where that cannot change an answer", function () {
-    this.timeout(120_000);
+    this.timeout(testTimeout(120_000));
 
     it("an identical run is the same deep-frozen result, and leaves `declared` as a run would", async () => {
         const first = await runProgram("primary");

@@ -5,6 +5,7 @@ import { strict as assert } from "assert";
 import { BARMAN_CLOUD_PLUGIN, clusterObjectNames, LABELS, RESOURCE_TYPES as T } from "../../model/contract";
 import { postgresRecoverySettings, postgresTargetTime } from "../../model/restore";
 import { ProgramRun, runProgram, runProgramExpectingError } from "../support/program";
+import { testTimeout } from "../support/timeouts";
 
 const USE1 = "pg-acme-orders-use1";
 const USW2 = "pg-acme-orders-usw2";
@@ -20,7 +21,7 @@ function restoreCluster(run: ProgramRun, name: string) {
 }
 
 describe("drstack:restore: point-in-time restores as stack settings", function () {
-    this.timeout(120_000);
+    this.timeout(testTimeout(120_000));
     let run: ProgramRun;
     const restores = [
         { name: "orders", target: { time: HOUR_AGO }, source: "self" },

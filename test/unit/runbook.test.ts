@@ -8,6 +8,7 @@ import { decodePromotionToken, encodePromotionToken, PromotionToken } from "../.
 import { clusterChange, DeclaredStep, mainCluster, parseCluster, RunbookState } from "../../drill/runbook";
 import { parseConfig, readStackConfig } from "../../config";
 import { DEPLOYED_OBJECTS } from "../../tools/offline/mocks";
+import { testTimeout } from "../support/timeouts";
 
 const primary = parseConfig(readStackConfig("primary"), "primary");
 const dr = parseConfig(readStackConfig("dr"), "dr");
@@ -25,7 +26,7 @@ const TOKEN: PromotionToken = {
 const route53 = (s: DeclaredStep) => ({ records: s.dns.records, healthChecks: s.dns.healthChecks });
 
 describe("the runbook-step driver (program under mocks)", function () {
-    this.timeout(300_000);
+    this.timeout(testTimeout(300_000));
 
     let deployed: { primary: DeclaredStep; dr: DeclaredStep };
     let state: RunbookState;

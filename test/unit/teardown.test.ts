@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Teardown } from "../../local/teardown";
+import { testTimeout } from "../support/timeouts";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -17,7 +18,7 @@ function runScript(body: string, signalAfterMs?: number): { status: number | nul
         body,
         signalAfterMs === undefined ? "" : `setTimeout(() => process.kill(process.pid, "SIGTERM"), ${signalAfterMs}); setTimeout(() => undefined, 10000);`,
     ].join("\n");
-    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: REPO, encoding: "utf8", timeout: 30000 });
+    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: REPO, encoding: "utf8", timeout: testTimeout(30000) });
     return { status: r.status, stderr: r.stderr };
 }
 
@@ -79,7 +80,7 @@ describe("teardown stack", () => {
     });
 
     it("the process-wide stack runs on SIGTERM, awaiting each step, then exits 143", function () {
-        this.timeout(30000);
+        this.timeout(testTimeout(30000));
         const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "teardown-")), "ran");
         const r = runScript(
             `processTeardown.add("first", () => require("fs").appendFileSync(${JSON.stringify(out)}, "first\\n"));
@@ -93,7 +94,7 @@ describe("teardown stack", () => {
     });
 
     it("the process-wide stack runs, synchronously, when the process exits on an uncaught error", function () {
-        this.timeout(30000);
+        this.timeout(testTimeout(30000));
         const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "teardown-")), "ran");
         const r = runScript(
             `processTeardown.add("sync", () => require("fs").appendFileSync(${JSON.stringify(out)}, "sync\\n"));

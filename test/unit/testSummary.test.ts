@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { closingLine, cpuLine, mochaCounts, parseCpuSeconds, SuiteOutcome, summaryTable, totals } from "../../tools/testSummary";
+import { testTimeout } from "../support/timeouts";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 
@@ -26,7 +27,7 @@ function realMochaOutput(body: string): { output: string; code: number | null } 
 }
 
 describe("npm test summary (tools/testSummary.ts)", function () {
-    this.timeout(30000);
+    this.timeout(testTimeout(30000));
 
     it("reads mocha's own summary of passing, failing and pending tests", function () {
         const run = realMochaOutput(`

