@@ -9,6 +9,7 @@ import { freePort, LOOPBACK } from "./ports";
 import { ManagedProcess, runChecked, startProcess, waitFor } from "./processes";
 import { postgresBinDir, PYTHON_TOOL_ENV, requireTools, systemPath, TOOLS } from "./tools";
 import { makeTempDir, removeDir, ServiceUser, serviceUser, writeOwnedFile } from "./user";
+import { serverPath } from "./warmBarman";
 
 export type SettingValue = string | number | boolean;
 
@@ -157,7 +158,8 @@ export class LocalPostgres {
     private static async create(options: PostgresOptions, defaultTimeoutMs: number, prepare: (server: LocalPostgres) => Promise<void>): Promise<LocalPostgres> {
         const user = serviceUser();
         const baseDir = makeTempDir(`pg-${options.name ?? "server"}`, user);
-        const env: NodeJS.ProcessEnv = { PATH: systemPath(), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...PYTHON_TOOL_ENV, ...options.env };
+        // serverPath: the archive and restore commands' barman-cloud runs fork from one warm interpreter (local/warmBarman.ts).
+        const env: NodeJS.ProcessEnv = { PATH: serverPath(user), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...PYTHON_TOOL_ENV, ...options.env };
         let server: LocalPostgres | undefined;
         try {
             server = new LocalPostgres(baseDir, await freePort(), user, env);
@@ -316,7 +318,12 @@ export class LocalPostgres {
      */
     async stop(mode: StopMode = "fast", timeoutMs = 60000): Promise<void> {
         const proc = this.process;
-        if (!proc || !proc.running) {
+        if (!proc) {
+            return;
+        }
+        if (!proc.running) {
+            // It exited on its own: still end what it started (a warm barman-cloud server, a command in flight).
+            await proc.kill();
             return;
         }
         // fast/immediate are requests to the postmaster; it stops its children itself.
