@@ -81,7 +81,7 @@ def main():
     request = {"tool": TOOL, "argv": sys.argv, "env": dict(os.environ), "cwd": os.getcwd()}
     try:
         socket.send_fds(conn, [json.dumps(request).encode()], open_fds())
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: an environment that is not valid UTF-8
         run_cold(f"could not hand the request to the warm barman-cloud server ({error})")
     status = conn.recv(1)
     # No status: the forked tool died without one (killed); say so like a shell would.

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 
@@ -77,6 +78,11 @@ def main():
     signal.signal(signal.SIGCHLD, reap)
     while True:
         conn, _ = listener.accept()
+        # An abstract socket has no file permissions: serve only callers running as this server's user.
+        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        if uid != os.getuid():
+            conn.close()
+            continue
         if os.fork() == 0:
             serve(conn, listener)
         conn.close()
