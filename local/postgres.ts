@@ -216,6 +216,8 @@ export class LocalPostgres {
     }
 
     private async launch(timeoutMs: number): Promise<void> {
+        // A postmaster that exited on its own may have left what it started (a warm barman-cloud server): end it.
+        if (this.process && !this.process.running) await this.process.kill();
         this.process = startProcess("postgres", path.join(postgresBinDir(), "postgres"), ["-D", this.dataDir], {
             env: this.env,
             runAs: this.user.runAs,
