@@ -47,9 +47,13 @@ def exit_status(value):
     return 1
 
 
-def run_tool(main, request):
-    """In the grandchild: become the tool's process and run it; never returns."""
+def run_tool(main, request, fds):
+    """In the grandchild: become the tool's process (the caller's fds 0-2 and the rest) and run it; never returns."""
     try:
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in set(fds) - {0, 1, 2}:
+            os.close(fd)
         os.umask(request["umask"])
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -75,20 +79,27 @@ def serve(conn, listener, mains, startup_env):
     request = json.loads(message)
     if len(fds) != 3 or request["tool"] not in mains or import_time_env(request["env"]) != startup_env:
         os._exit(0)  # end of file before b"S": the caller runs the tool itself
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-        os.close(fd)
     tool = os.fork()
     if tool == 0:
         conn.close()
-        run_tool(mains[request["tool"]], request)
+        run_tool(mains[request["tool"]], request, fds)
+    # Only the tool holds the caller's stdio: nothing this process writes (its errors go to the server's log)
+    # can reach the caller's output, and the caller's pipes close when the tool ends.
+    for fd in fds:
+        os.close(fd)
+    # A pidfd names this tool process and no later one that reuses its pid after it is reaped.
+    tool_fd = os.pidfd_open(tool)
     conn.send(b"S")
 
     # The caller sends nothing more: end of file means it is gone (its server stopped or was SIGKILLed), and
-    # the tool must not outlive it, as a process in the caller's own group would not.
+    # the tool must not outlive it, as a process in the caller's own group would not. It also comes once the
+    # caller has its status and exits; the tool has ended then, which the pidfd reports as ESRCH.
     def watch_caller():
         conn.recv(1)
-        os.kill(tool, signal.SIGKILL)
+        try:
+            signal.pidfd_send_signal(tool_fd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         os._exit(137)
 
     threading.Thread(target=watch_caller, daemon=True).start()

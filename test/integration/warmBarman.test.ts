@@ -199,6 +199,11 @@ describe("barman-cloud through the warm shortcut (real PostgreSQL, barman-cloud,
         assert.deepEqual(processesWith(`http://${LOOPBACK}:${port}`), [], "an archive command outlived its server");
     });
 
+    it("the warm servers logged no error of their own (server-errors.log)", () => {
+        const log = path.join(pg!.env.PATH!.split(":")[0], "server-errors.log");
+        assert.equal(fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "", "");
+    });
+
     it("a postmaster that dies on its own takes its warm server with it at stop()", async () => {
         await pg!.restart();
         const postmaster = postmasterPid(pg!);
