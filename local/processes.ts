@@ -35,6 +35,7 @@ const OWN_GROUP = Number(fs.readFileSync("/proc/self/stat", "utf8").split(") ")[
 /** A process seen in /proc. */
 export interface ProcessInfo {
     pid: number;
+    ppid: number;
     pgid: number;
     sid: number;
     cmdline: string;
@@ -54,11 +55,21 @@ function tagOf(pid: number): string | undefined {
     }
 }
 
+/** What a scan knows of a process before it reads its command line. */
+interface ScanCandidate {
+    pid: number;
+    ppid: number;
+    pgid: number;
+    /** Its owner tag; read only when the scan asks for it (one more read per process). */
+    tag?: string;
+}
+
 /**
- * Live processes (zombies excluded) matching `match`, from /proc. Reads each process's stat and
- * environment, and the command line only of those that match (a scan is two reads per process).
+ * Live processes (zombies excluded), from /proc, other than this one. `pick` sees each process's stat
+ * (and its owner tag when `withTag`); the command line is read only of those it picks, and `keep`
+ * then filters on the whole ProcessInfo.
  */
-function scan(match: (p: { pid: number; pgid: number }, tag: string | undefined) => boolean): ProcessInfo[] {
+function scan(pick: (p: ScanCandidate) => boolean, withTag: boolean, keep: (p: ProcessInfo) => boolean = () => true): ProcessInfo[] {
     const found: ProcessInfo[] = [];
     for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
@@ -66,12 +77,13 @@ function scan(match: (p: { pid: number; pgid: number }, tag: string | undefined)
         try {
             const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
             // After the parenthesised command: state ppid pgrp session ...
-            const [state, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
             if (state === "Z" || state === "X") continue; // dead, waiting to be reaped
-            const pgid = Number(pgrp);
-            if (!match({ pid, pgid }, tagOf(pid))) continue;
+            const candidate: ScanCandidate = { pid, ppid: Number(ppid), pgid: Number(pgrp), ...(withTag ? { tag: tagOf(pid) } : {}) };
+            if (!pick(candidate)) continue;
             const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-            found.push({ pid, pgid, sid: Number(session), cmdline });
+            const info: ProcessInfo = { pid, ppid: candidate.ppid, pgid: candidate.pgid, sid: Number(session), cmdline };
+            if (keep(info)) found.push(info);
         } catch {
             // exited meanwhile
         }
@@ -79,9 +91,22 @@ function scan(match: (p: { pid: number; pgid: number }, tag: string | undefined)
     return found;
 }
 
+/**
+ * Live processes (zombies excluded) that `match` selects, with their parent, group, session and
+ * command line: for tests that look for what a server or a tool left behind, anyone's.
+ */
+export function liveProcesses(match: (p: ProcessInfo) => boolean): ProcessInfo[] {
+    return scan(() => true, false, match);
+}
+
+/** Live processes (zombies excluded) whose command line contains `text`. */
+export function processesWith(text: string): ProcessInfo[] {
+    return liveProcesses((p) => p.cmdline.includes(text));
+}
+
 /** Every live process started by this Node process (through here), and what those started. */
 export function ownedProcesses(): ProcessInfo[] {
-    return scan((_, tag) => tag?.startsWith(OWNER_TAG_PREFIX) === true);
+    return scan((p) => p.tag?.startsWith(OWNER_TAG_PREFIX) === true, true);
 }
 
 export function describeProcesses(ps: ProcessInfo[]): string {
@@ -136,7 +161,7 @@ export class ManagedProcess {
     members(groups: ReadonlySet<number> = new Set()): ProcessInfo[] {
         // The leader's group number is only ours while the leader is unreaped: later it may be reused.
         const leader = this.exitInfo === undefined ? this.child.pid : undefined;
-        return scan((p, tag) => tag === this.tag || p.pgid === leader || groups.has(p.pgid));
+        return scan((p) => p.tag === this.tag || p.pgid === leader || groups.has(p.pgid), true);
     }
 
     /** Signals only the leader (PostgreSQL's shutdown modes are signals to the postmaster). */
@@ -234,7 +259,7 @@ export class ManagedProcess {
 
 /** Live processes (zombies excluded) in process group `pgid`. */
 export function processesInGroup(pgid: number): ProcessInfo[] {
-    return scan((p) => p.pgid === pgid);
+    return scan((p) => p.pgid === pgid, false);
 }
 
 /** A fresh environment tag, and `env` carrying it. */

@@ -8,38 +8,7 @@ import { strict as assert } from "assert";
 import { randomInt } from "crypto";
 import * as fs from "fs";
 import { LocalPostgres } from "../../local/postgres";
-import { waitFor } from "../../local/processes";
-
-interface ProcInfo {
-    pid: number;
-    ppid: number;
-    pgid: number;
-    sid: number;
-    cmdline: string;
-}
-
-/**
- * Live processes matching `match`, with their group and session, from /proc. Zombies are left out:
- * they have exited and only wait for their parent to reap them (here often init, which may be slow).
- */
-function liveProcesses(match: (p: ProcInfo) => boolean): ProcInfo[] {
-    const found: ProcInfo[] = [];
-    for (const entry of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-        try {
-            const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            // Fields after the parenthesised command: state ppid pgrp session ...
-            const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-            const p = { pid: Number(entry), ppid: Number(ppid), pgid: Number(pgrp), sid: Number(session), cmdline };
-            if (state !== "Z" && match(p)) found.push(p);
-        } catch {
-            // exited meanwhile
-        }
-    }
-    return found;
-}
-
-const processesWith = (text: string) => liveProcesses((p) => p.cmdline.includes(text));
+import { liveProcesses, processesWith, waitFor } from "../../local/processes";
 
 describe("killing a server leaves no process behind", function () {
     this.timeout(120000);

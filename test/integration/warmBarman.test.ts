@@ -10,31 +10,9 @@ import * as path from "path";
 import { MotoServer } from "../../local/motoServer";
 import { LOOPBACK } from "../../local/ports";
 import { LocalPostgres } from "../../local/postgres";
-import { OWNER_TAG_VARIABLE, runProcess, RunResult, waitFor } from "../../local/processes";
+import { OWNER_TAG_VARIABLE, ProcessInfo, processesWith, runProcess, RunResult, waitFor } from "../../local/processes";
 import { systemPath, TOOLS } from "../../local/tools";
 import { WARM_TOOLS } from "../../local/warmBarman";
-
-interface Proc {
-    pid: number;
-    ppid: number;
-    cmdline: string;
-}
-
-/** Live processes (zombies excluded) whose command line contains `text`. */
-function processesWith(text: string): Proc[] {
-    const found: Proc[] = [];
-    for (const entry of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-        try {
-            const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-            if (state !== "Z" && cmdline.includes(text)) found.push({ pid: Number(entry), ppid: Number(ppid), cmdline });
-        } catch {
-            // exited meanwhile
-        }
-    }
-    return found;
-}
 
 const postmasterPid = (pg: LocalPostgres) => Number(fs.readFileSync(path.join(pg.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
 
@@ -46,11 +24,21 @@ function ownerTag(pid: number): string {
 }
 
 /** One tag's warm server, the per-run processes forked from it, and the tools those forked in turn. */
-function warmProcesses(tag: string): { servers: Proc[]; runs: Proc[]; tools: Proc[] } {
+function warmProcesses(tag: string): { servers: ProcessInfo[]; runs: ProcessInfo[]; tools: ProcessInfo[] } {
     const all = processesWith(`server.py drstack-warm-barman.${tag}`);
     const servers = all.filter((p) => !all.some((q) => q.pid === p.ppid));
     const runs = all.filter((p) => servers.some((s) => s.pid === p.ppid));
     return { servers, runs, tools: all.filter((p) => runs.some((r) => r.pid === p.ppid)) };
+}
+
+/**
+ * An archive run to the endpoint on `port` in flight through tag's warm server: the callers (client.py,
+ * started by the archiver's `sh -c`), their per-run forks and the tools those run; undefined until all are up.
+ */
+function archiveRunInFlight(tag: string, port: number): { runs: ProcessInfo[]; tools: ProcessInfo[]; callers: ProcessInfo[] } | undefined {
+    const { runs, tools } = warmProcesses(tag);
+    const callers = processesWith(`${TOOLS.barmanWalArchive.command} --endpoint-url http://${LOOPBACK}:${port}`).filter((p) => p.cmdline.includes("-IS"));
+    return tools.length > 0 && callers.length > 0 ? { runs, tools, callers } : undefined;
 }
 
 /** barman's log lines start with a timestamp and a pid; the rest must match. */
@@ -166,11 +154,7 @@ describe("barman-cloud through the warm shortcut (real PostgreSQL, barman-cloud,
         const withLog = (err: Error): never => {
             throw new Error(`${err.message}\nwarm processes: ${JSON.stringify(warmProcesses(tag))}\nserver log:\n${pg!.logTail()}`);
         };
-        const inFlight = () => {
-            const { runs, tools } = warmProcesses(tag);
-            const callers = processesWith(`${TOOLS.barmanWalArchive.command} --endpoint-url http://${LOOPBACK}:${port}`).filter((p) => p.cmdline.includes("-IS"));
-            return tools.length > 0 && callers.length > 0 ? { runs, tools, callers } : undefined;
-        };
+        const inFlight = () => archiveRunInFlight(tag, port);
         const first = await waitFor("an archive run in flight through the warm server", inFlight, 60_000, 100).catch(withLog);
         for (const tool of first.tools) process.kill(tool.pid, "SIGKILL");
         // The archiver runs the command through `sh -c`, which reports a child killed by signal N as status
@@ -182,14 +166,10 @@ describe("barman-cloud through the warm shortcut (real PostgreSQL, barman-cloud,
     it("a run whose caller is killed ends at once; SIGKILL of the server ends the warm server and its runs", async () => {
         const tag = ownerTag(postmasterPid(pg!));
         const port = (hang!.address() as net.AddressInfo).port;
-        const inFlight = () => {
-            const { runs, tools } = warmProcesses(tag);
-            const callers = processesWith(`${TOOLS.barmanWalArchive.command} --endpoint-url http://${LOOPBACK}:${port}`).filter((p) => p.cmdline.includes("-IS"));
-            return tools.length > 0 && callers.length > 0 ? { runs, tools, callers } : undefined;
-        };
+        const inFlight = () => archiveRunInFlight(tag, port);
         const first = await waitFor("the archiver to run the command again through the warm server", inFlight, 120_000, 100);
         for (const caller of first.callers) process.kill(caller.pid, "SIGKILL");
-        const gone = (ps: Proc[]) => () => ps.every((p) => !processesWith(`drstack-warm-barman.${tag}`).some((q) => q.pid === p.pid));
+        const gone = (ps: ProcessInfo[]) => () => ps.every((p) => !processesWith(`drstack-warm-barman.${tag}`).some((q) => q.pid === p.pid));
         await waitFor("the orphaned run and its tool to end", gone([...first.runs, ...first.tools]), 10_000, 100);
         assert.equal(warmProcesses(tag).servers.length, 1, "the warm server itself stays for the next run");
 
