@@ -72,6 +72,9 @@ export async function findMistakeCommit(moto: MotoServer, bucket: string, server
 export async function relationPath(pg: Target, table: string): Promise<string> {
     const { Client } = await import("pg");
     const client = new Client({ ...pg, database: "postgres" });
+    // pg emits a lost connection as an 'error' event too (lib/client.js _handleErrorEvent), which unhandled
+    // ends the whole process; the awaited queries below reject with it, which is how it reaches the caller.
+    client.on("error", () => undefined);
     await client.connect();
     try {
         const { rows } = await client.query(

@@ -63,6 +63,9 @@ export function accidentalDeletion(region: RestoreRegion): (ctx: ScenarioContext
         const firstSegment = await walSegment(t);
         const issuedMs = rec.event(`DELETE FROM ${TABLE} WHERE seq % 3 = 0 (the mistake)`, "disaster");
         const client = new Client({ ...t.target(t.primary), database: "postgres" });
+        // pg emits a lost connection as an 'error' event too (lib/client.js _handleErrorEvent), which unhandled
+        // ends the whole process; the awaited queries below reject with it, which is how it reaches the caller.
+        client.on("error", () => undefined);
         await client.connect();
         let xid: string;
         let deleted: number[];
