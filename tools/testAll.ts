@@ -29,6 +29,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TIMEOUT_SCALE_ENV } from "../test/support/timeouts";
+import { cpuUnmeasurable, measuredCommand } from "./suiteCpu";
 import { closingLine, mochaCounts, parseCpuSeconds, seconds, succeeded, SuiteOutcome, summaryTable } from "./testSummary";
 
 interface Suite {
@@ -76,11 +77,11 @@ function mochaDefaultTimeoutMs(): number {
 }
 
 /**
- * GNU time (Debian package `time`, installed by .ci/run): each suite's CPU time, its servers and tools
- * included, goes in the table, so the run shows how much of its wall time is work and how much waiting.
+ * Each suite's CPU time, its servers and tools included (orphans too: tools/suiteCpu.ts), goes in the table,
+ * so the run shows how much of its wall time is work and how much waiting.
  */
-const GNU_TIME = "/usr/bin/time";
-const measureCpu = fs.existsSync(GNU_TIME);
+const cpuUnmeasured = cpuUnmeasurable();
+const measureCpu = cpuUnmeasured === undefined;
 const cpuDir = measureCpu ? fs.mkdtempSync(path.join(os.tmpdir(), "drstack-test-cpu-")) : undefined;
 
 /**
@@ -114,7 +115,7 @@ function runSuite(suite: Suite, stream: boolean, niceness?: number): Promise<Sui
     const env = background ? { ...process.env, [TIMEOUT_SCALE_ENV]: String(BACKGROUND_TIMEOUT_SCALE) } : process.env;
     const npm = ["npm", "run", "-s", suite.script, ...timeoutArgs];
     const cpuFile = cpuDir && path.join(cpuDir, suite.name.replace(/[^a-z0-9]/gi, "_"));
-    const measured = cpuFile ? [GNU_TIME, "-f", "%U %S", "-o", cpuFile, ...npm] : npm;
+    const measured = cpuFile ? measuredCommand(npm, cpuFile) : npm;
     const command = niceness === undefined ? measured : ["nice", "-n", String(niceness), ...measured];
     return new Promise((resolve) => {
         const child = spawn(command[0], command.slice(1), { detached: true, env, stdio: ["ignore", "pipe", "pipe"] });
@@ -199,6 +200,7 @@ async function main(): Promise<number> {
         note = `suites without servers ${jobs} at a time, the others alone`;
     }
     console.log(summaryTable(outcomes, Date.now() - started, note, os.availableParallelism()));
+    if (cpuUnmeasured) console.log(cpuUnmeasured);
     if (cpuDir) fs.rmSync(cpuDir, { recursive: true, force: true });
     console.log(closingLine(outcomes));
     return outcomes.every(succeeded) ? 0 : 1;

@@ -13,8 +13,9 @@ export interface SuiteOutcome {
     /** Mocha's own counts, when the suite is a mocha run that reached its summary. */
     tests?: TestCounts;
     /**
-     * CPU time (user + system) of the suite and every process it started and waited for (servers, archive
-     * commands, Python tools), milliseconds, as GNU time(1) reads it from wait4(2); undefined when not measured.
+     * CPU time (user + system) of the suite and every process it started (servers, archive commands, Python
+     * tools, and orphans such as the warm barman-cloud servers: tools/suiteCpu.ts), milliseconds; undefined when
+     * not measured.
      */
     cpuMs?: number;
 }
