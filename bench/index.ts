@@ -15,7 +15,6 @@ import { benchRestore, DEFAULT_SIZE_MIB } from "./restore";
 import { formatRestore } from "./restoreReport";
 import { benchRpo, formatRpo } from "./rpo";
 import { machineInfo } from "./support";
-import { WARM_BARMAN_SWITCH } from "../local/warmBarman";
 
 const PARTS = ["rpo", "restore", "pitr"] as const;
 type Part = (typeof PARTS)[number];
@@ -72,12 +71,6 @@ const o = program.opts<{
     out: string;
 }>();
 const log = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`);
-
-// The bench measures what production pays: a fresh Python process per barman-cloud-wal-archive and -restore
-// run, as the Barman Cloud plugin starts one per WAL file (cloudnative-pg/barman-cloud pkg/archiver,
-// exec.Command). The drill and the tests fork them warm instead (local/warmBarman.ts); set
-// DRSTACK_WARM_BARMAN=1 to bench that.
-process.env[WARM_BARMAN_SWITCH] ??= "0";
 
 (async () => {
     // The drill's tools and packages (PostgreSQL, barman-cloud and its compressions, moto_server).

@@ -9,7 +9,6 @@ import { freePort, LOOPBACK } from "./ports";
 import { ManagedProcess, runChecked, startProcess, waitFor } from "./processes";
 import { postgresBinDir, PYTHON_TOOL_ENV, requireTools, systemPath, TOOLS } from "./tools";
 import { makeTempDir, removeDir, ServiceUser, serviceUser, writeOwnedFile } from "./user";
-import { serverPath } from "./warmBarman";
 
 export type SettingValue = string | number | boolean;
 
@@ -158,8 +157,7 @@ export class LocalPostgres {
     private static async create(options: PostgresOptions, defaultTimeoutMs: number, prepare: (server: LocalPostgres) => Promise<void>): Promise<LocalPostgres> {
         const user = serviceUser();
         const baseDir = makeTempDir(`pg-${options.name ?? "server"}`, user);
-        // serverPath: the archive and restore commands' barman-cloud runs fork from one warm interpreter (local/warmBarman.ts).
-        const env: NodeJS.ProcessEnv = { PATH: serverPath(user), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...PYTHON_TOOL_ENV, ...options.env };
+        const env: NodeJS.ProcessEnv = { PATH: systemPath(), HOME: baseDir, LANG: "C.UTF-8", TZ: "UTC", ...PYTHON_TOOL_ENV, ...options.env };
         let server: LocalPostgres | undefined;
         try {
             server = new LocalPostgres(baseDir, await freePort(), user, env);
@@ -216,7 +214,7 @@ export class LocalPostgres {
     }
 
     private async launch(timeoutMs: number): Promise<void> {
-        // A postmaster that exited on its own may have left what it started (a warm barman-cloud server): end it.
+        // A postmaster that exited on its own may have left what it started (an archive or restore command): end it.
         if (this.process && !this.process.running) await this.process.kill();
         this.process = startProcess("postgres", path.join(postgresBinDir(), "postgres"), ["-D", this.dataDir], {
             env: this.env,
@@ -324,7 +322,7 @@ export class LocalPostgres {
             return;
         }
         if (!proc.running) {
-            // It exited on its own: still end what it started (a warm barman-cloud server, a command in flight).
+            // It exited on its own: still end what it started (an archive or restore command in flight).
             await proc.kill();
             return;
         }

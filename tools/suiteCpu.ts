@@ -3,13 +3,14 @@
 //
 // GNU time reports what wait4(2) returns for its child: the CPU of that child and of every descendant that was
 // waited for in turn. A process whose parent exits first is reparented to init, which reaps it, and its CPU never
-// reaches the suite's figure. The drill's and the tests' servers start such processes: each PostgreSQL server's
-// warm barman-cloud server (local/warmBarman/client.py starts it in a session of its own and exits) and the
-// per-run forks under it. Measured on this VM with process accounting (acct(5)) over one `npm test`: 1,099 CPU-s
-// in all, of which the table showed 782. `tini -s` registers as a child subreaper (prctl(2),
-// PR_SET_CHILD_SUBREAPER), so orphaned descendants are reparented to it instead and it reaps them; time(1) then
-// counts them through tini. A process still running when the suite's main process exits goes on to init
-// uncounted, but the suites fail on any process left behind (local/processes.ts), so there should be none.
+// reaches the suite's figure. Until 2026-11-25 every local PostgreSQL server started such a process, a warm
+// barman-cloud server that its archive commands forked from (started in a session of its own by a client that
+// then exited). Process accounting (acct(5)) over one `npm test` on this VM counted 1,099 CPU-s where the table
+// showed 782, and with them counted, the drill at test scale took 611 CPU-s warm against 634 cold: the shortcut
+// was removed. `tini -s` registers as a child subreaper (prctl(2), PR_SET_CHILD_SUBREAPER), so orphaned
+// descendants are reparented to it and it reaps them; time(1) then counts them through tini, whatever a suite
+// starts next. A process still running when the suite's main process exits goes on to init uncounted, but the
+// suites fail on any process left behind (local/processes.ts), so there should be none.
 
 import * as fs from "fs";
 

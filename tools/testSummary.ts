@@ -14,8 +14,8 @@ export interface SuiteOutcome {
     tests?: TestCounts;
     /**
      * CPU time (user + system) of the suite and every process it started (servers, archive commands, Python
-     * tools, and orphans such as the warm barman-cloud servers: tools/suiteCpu.ts), milliseconds; undefined when
-     * not measured.
+     * tools, and processes that outlived their parent: tools/suiteCpu.ts), milliseconds; undefined when not
+     * measured.
      */
     cpuMs?: number;
 }

@@ -70,7 +70,7 @@ function scaledFor(rule: AlertRule, timeScale: number, minForSeconds: number, ra
  * The stack's rule groups with thresholds and `for:` divided by `timeScale` (1 = production).
  *
  * `minForSeconds`: a floor for the scaled `for:` (one for all rules, or per alert). What the drill does in real time is not scaled:
- * a barman-cloud-wal-archive run takes seconds (the upload, plus a Python start in production; local/warmBarman.ts), and Prometheus sees
+ * a barman-cloud-wal-archive run takes seconds (a Python start and the upload), and Prometheus sees
  * a condition only at its scrape and evaluation ticks. A healthy upload after an archive_timeout switch
  * makes DrWalArchiveStale's condition true for that long (the archive age then exceeds the threshold,
  * and a segment is ready); with a `for:` shorter than that transient plus one scrape and one

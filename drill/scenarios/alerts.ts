@@ -12,8 +12,8 @@
 // Timing (Prometheus docs, "Alerting rules": the condition must hold at every evaluation for `for:`):
 // a condition true at T is scraped by T + interval, evaluated by + interval, and fires at the first
 // evaluation after `for:`, by + interval; the watcher polls every POLL_MS: SAMPLING_SECONDS. What the
-// drill does in real time is not scaled: one barman-cloud-wal-archive run (the upload, forked from
-// a warm interpreter here: local/warmBarman.ts) takes up to seconds, while the scaled `for:` of the archive rules is below a second at 1:90.
+// drill does in real time is not scaled: one barman-cloud-wal-archive run (a Python start and the
+// upload) takes up to seconds, while the scaled `for:` of the archive rules is below a second at 1:90.
 // So the run is measured at start-up (archiveRuns.ts) and the scaled `for:` floored at that plus one
 // scrape and one evaluation; the report note names what was measured and used.
 import { parseConfig, readStackConfig } from "../../config";

@@ -1,7 +1,7 @@
 // How long WAL archiving takes in this run, measured, and the floor it sets for the drill's scaled
 // alert `for:` (drill/scenarios/alerts.ts). The drill scales archive_timeout and the rules' thresholds
-// and `for:` by the time scale, but a barman-cloud-wal-archive run is real time: the upload (plus a Python
-// start in production; forked warm here, local/warmBarman.ts), up to seconds, whatever the scale. A healthy primary therefore has a
+// and `for:` by the time scale, but a barman-cloud-wal-archive run is real time: a Python start and the
+// upload, up to seconds, whatever the scale. A healthy primary therefore has a
 // segment ready (not yet archived) for that long after every switch, which is what these rules read:
 // - DrWalArchiveStale: archive age above the threshold and a segment ready. At 1:90 the threshold is
 //   2.7 s and archive_timeout 3 s, so every switch makes the condition true until the upload ends.

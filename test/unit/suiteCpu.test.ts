@@ -1,6 +1,6 @@
-// npm test's CPU column (tools/suiteCpu.ts) counts a suite's orphans: a process whose parent exits first (as
-// each PostgreSQL server's warm barman-cloud server does) is reaped by tini and so reaches GNU time, where
-// without the subreaper it would go to init and its CPU would be missing from the table.
+// npm test's CPU column (tools/suiteCpu.ts) counts a suite's orphans: a process whose parent exits first (as a
+// daemon's does) is reaped by tini and so reaches GNU time, where without the subreaper it would go to init and
+// its CPU would be missing from the table.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
