@@ -7,8 +7,9 @@
 // barman-cloud server that its archive commands forked from (started in a session of its own by a client that
 // then exited). Process accounting (acct(5)) over one `npm test` on this VM counted 1,099 CPU-s where the table
 // showed 782, and with them counted, the drill at test scale took 611 CPU-s warm against 634 cold: the shortcut
-// was removed. `tini -s` registers as a child subreaper (prctl(2), PR_SET_CHILD_SUBREAPER), so orphaned
-// descendants are reparented to it and it reaps them; time(1) then counts them through tini, whatever a suite
+// was removed. `tini -s` registers as a child subreaper (`tini -h`: "-s: Register as a process
+// subreaper"), and an orphaned descendant is reparented to the nearest living subreaper ancestor, which wait(2)s
+// for it (man7.org PR_SET_CHILD_SUBREAPER(2const)); time(1) then counts them through tini, whatever a suite
 // starts next. A process still running when the suite's main process exits goes on to init uncounted, but the
 // suites fail on any process left behind (local/processes.ts), so there should be none.
 
