@@ -116,6 +116,16 @@ export async function waitArchived(
     }
 }
 
+/**
+ * The name PostgreSQL gave a file it archived (a segment, a .backup, .partial or .history file), from the
+ * key barman-cloud-wal-archive stored it under: `<server>/wals/<timeline+log>/<name>`, a history file
+ * directly under `wals/` (barman/xlog.py, hash_dir), plus the compression's suffix (.gz, .bz2,
+ * .snappy in barman 3.4: barman/cloud.py, ALLOWED_COMPRESSIONS); undefined for any other key.
+ */
+export function archivedFileName(key: string): string | undefined {
+    return /\/([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)(?:\.[a-z0-9]+)?$/.exec(key)?.[1];
+}
+
 export class Topology {
     standby: LocalPostgres | undefined;
     /** The inter-region link; the standby streams through it only when the stack declares streaming. */
@@ -270,20 +280,25 @@ export class Topology {
         return segment;
     }
 
-    /** The WAL segment names in a bucket's archive of a server (timeline + segment, no suffix). */
-    async archivedSegments(bucket: string, server: string): Promise<string[]> {
+    /** The files in a bucket's archive of a server (archivedFileName), read from moto directly, not through the cuttable link. */
+    async archivedFiles(bucket: string, server: string): Promise<string[]> {
         const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
         const names: string[] = [];
         let token: string | undefined;
         do {
             const page = await this.moto.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${server}/wals/`, ContinuationToken: token }));
             for (const o of page.Contents ?? []) {
-                const m = /\/([0-9A-F]{24})(\.[a-z0-9]+)?$/.exec(o.Key ?? "");
-                if (m) names.push(m[1]);
+                const name = archivedFileName(o.Key ?? "");
+                if (name) names.push(name);
             }
             token = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (token);
         return names.sort();
+    }
+
+    /** The WAL segment names in a bucket's archive of a server (timeline + segment, no suffix). */
+    async archivedSegments(bucket: string, server: string): Promise<string[]> {
+        return (await this.archivedFiles(bucket, server)).filter((name) => /^[0-9A-F]{24}$/.test(name));
     }
 
     /** The LSN of the primary's last checkpoint, from pg_controldata (the server is stopped). */

@@ -118,13 +118,15 @@ export async function streamingStatus(standby: LocalPostgres): Promise<string> {
 export interface ArchiverStats {
     archived: number;
     failed: number;
+    /** The last file archived (a segment, a .backup or .history file; null: none yet). */
+    lastArchived: string | null;
     /** The last segment whose archiving failed (null: none yet). */
     lastFailed: string | null;
 }
 
 export async function archiverStats(pg: LocalPostgres): Promise<ArchiverStats> {
     const [row] = await pg.query<ArchiverStats>(
-        'SELECT archived_count::int AS archived, failed_count::int AS failed, last_failed_wal AS "lastFailed" FROM pg_stat_archiver',
+        'SELECT archived_count::int AS archived, failed_count::int AS failed, last_archived_wal AS "lastArchived", last_failed_wal AS "lastFailed" FROM pg_stat_archiver',
     );
     return row;
 }

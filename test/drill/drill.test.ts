@@ -1,6 +1,7 @@
 // The DR drill at small scale, for real: every scenario passes on the shipped stack and the report
 // says so, and nothing the drill starts outlives it (not even the archive command a SIGKILLed primary
-// was running). Sabotaged setups are in sabotage.test.ts; mocha runs the two files in parallel.
+// was running). Sabotaged setups are in sabotage.test.ts. The suite runs its files one at a time
+// (tools/testAll.ts says why: a second file's load pushed a log-shipping scenario past its scaled bound).
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -17,7 +18,7 @@ describe("the DR drill (real PostgreSQL, barman-cloud, moto_server)", function (
 
     describe("every scenario at small scale on the shipped primary stack", () => {
         // One drill run per scenario, each its own test: a slow or stuck scenario is named by its own
-        // test and timeout, rather than by one before-all hook covering all six.
+        // test and timeout, rather than by one before-all hook covering them all.
         const reports: DrillReport[] = [];
         before(() => {
             reports.length = 0;
@@ -37,7 +38,7 @@ describe("the DR drill (real PostgreSQL, barman-cloud, moto_server)", function (
             });
         }
 
-        /** The six runs as one report, as `npm run drill` writes it; throws unless every scenario ran. */
+        /** The runs as one report, as `npm run drill` writes it; throws unless every scenario ran. */
         function combined(): DrillReport {
             assert.deepEqual(reports.map((r) => r.scenarios[0]?.name), SCENARIO_NAMES, "every scenario ran, in order");
             return {

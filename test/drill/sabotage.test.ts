@@ -1,6 +1,6 @@
 // The DR drill's judgement, for real at small scale: it counts exactly the acknowledged commits a
 // server lacks, and sabotaged setups fail (or error) with a clear reason, leaving nothing behind.
-// Runs in parallel with drill.test.ts (its own mocha worker, its own servers).
+// Runs after drill.test.ts, not beside it (tools/testAll.ts: the drill suite runs its files one at a time).
 import { strict as assert } from "assert";
 import { lostCommits } from "../../drill/accounting";
 import { runDrill } from "../../drill/run";

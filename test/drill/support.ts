@@ -1,4 +1,4 @@
-// Shared by the drill's test files (which mocha runs in parallel, one worker each): the small scale
+// Shared by the drill's test files (which the suite runs one at a time): the small scale
 // every drill test runs at, and the check after each test that nothing the drill started outlives it.
 import { strict as assert } from "assert";
 import { DrillOptions } from "../../drill/run";
