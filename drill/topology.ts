@@ -119,11 +119,12 @@ export async function waitArchived(
 /**
  * The name PostgreSQL gave a file it archived (a segment, a .backup, .partial or .history file), from the
  * key barman-cloud-wal-archive stored it under: `<server>/wals/<timeline+log>/<name>`, a history file
- * directly under `wals/` (barman/xlog.py, hash_dir), plus the compression's suffix (.gz, .bz2,
- * .snappy in barman 3.4: barman/cloud.py, ALLOWED_COMPRESSIONS); undefined for any other key.
+ * directly under `wals/` (barman/xlog.py, hash_dir), plus the compression's suffix if any: .gz, .bz2
+ * or .snappy, all barman-cloud 3.4 writes (barman/cloud.py, ALLOWED_COMPRESSIONS); undefined for any
+ * other key.
  */
 export function archivedFileName(key: string): string | undefined {
-    return /\/([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)(?:\.[a-z0-9]+)?$/.exec(key)?.[1];
+    return /\/([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup|\.partial)?|[0-9A-F]{8}\.history)(?:\.gz|\.bz2|\.snappy)?$/.exec(key)?.[1];
 }
 
 export class Topology {

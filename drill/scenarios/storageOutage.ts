@@ -23,30 +23,34 @@ function missingSegments(archived: string[], last: string): { first: string; mis
 }
 
 /**
- * That the outage was real: archiving kept trying (the link refused connections, or PostgreSQL counted
+ * That the outage was real: archiving kept trying (the link reset connections, or PostgreSQL counted
  * failed attempts) and got nothing through. `before` is read just before the cut, `heldAtCut` listed
- * just after it, `during` read at the end of the outage. The cut resets every open connection to S3
- * and refuses new ones (local/tcpProxy.ts), so no upload can end during the outage. But the archive
- * command running at the cut may have ended its upload just before it and exit just after, and
- * PostgreSQL counts a file archived only when its command exits with success (src/backend/postmaster/
- * pgarch.c, pgarch_archiveDone): a Python interpreter's exit takes a moment, longer under load. Made
- * to take 1.5 s (a sleep after a successful barman-cloud-wal-archive), the scenario failed this check
- * in 3 runs of 3 while it required no file counted at all. So one file counted during the outage is
- * allowed if the archive already held it when the link was cut; any other got through the outage.
+ * from moto directly just after it, `during` read at the end of the outage. The cut resets every open
+ * connection to S3 and every new one (local/tcpProxy.ts), so no upload can end during the outage. But
+ * the archive command running at the cut may have ended its upload just before it and exit just after:
+ * PostgreSQL counts a file archived only once its command has exited with success
+ * (src/backend/postmaster/pgarch.c, pgarch_ArchiverCopyLoop: pgarch_archiveXlog, then
+ * pgarch_archiveDone and pgstat_report_archiver), and a Python interpreter's exit takes a moment,
+ * longer under load. Made to take 1.5 s (a sleep after a successful barman-cloud-wal-archive), the
+ * scenario failed this check in 3 runs of 3 while it required no file counted at all. PostgreSQL runs
+ * one archive command at a time, so one file counted during the outage is allowed if the archive
+ * already held it at the cut; any other got through the outage.
  */
 export function outageArchiving(before: ArchiverStats, heldAtCut: readonly string[], during: ArchiverStats, refused: number): { ok: boolean; detail: string } {
     const failed = during.failed - before.failed;
     const counted = during.archived - before.archived;
-    const straddled = counted === 1 && during.lastArchived !== null && heldAtCut.includes(during.lastArchived);
+    const held = during.lastArchived !== null && heldAtCut.includes(during.lastArchived);
+    const straddled = counted === 1 && held;
     const tried = refused > 0 || failed > 0;
     return {
         ok: tried && (counted === 0 || straddled),
         detail:
-            `${refused} connections refused, ${failed} attempts failed, ${counted} files archived during the outage` +
+            `${refused} ${refused === 1 ? "connection" : "connections"} reset, ${failed} failed ${failed === 1 ? "attempt" : "attempts"}, ` +
+            `${counted} ${counted === 1 ? "file" : "files"} counted archived during the outage` +
             (straddled
-                ? ` (${during.lastArchived}: uploaded before the cut, the archive held it then; its command exited after)`
+                ? ` (${during.lastArchived}: the archive held it at the cut, so its upload had ended before; PostgreSQL counted it when its command exited)`
                 : counted > 0
-                  ? ` (the last ${during.lastArchived}, ${during.lastArchived !== null && heldAtCut.includes(during.lastArchived) ? "held" : "not held"} by the archive at the cut)`
+                  ? ` (the last ${during.lastArchived}, ${held ? "held" : "not held"} by the archive at the cut)`
                   : ""),
     };
 }

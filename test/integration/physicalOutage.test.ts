@@ -64,10 +64,10 @@ describe("physical backups: WAL archiving through an S3 endpoint outage", functi
             const before = await archiverStats(pg!);
             proxy!.cut();
             const outageStarted = Date.now();
-            // Listed after the cut, which resets every connection and refuses new ones: nothing can reach the
-            // bucket until the proxy is restored. An upload that ended just before the cut may still be counted
-            // by PostgreSQL after it, when its command exits (pgarch.c, pgarch_archiveDone); the drill's
-            // storage-outage check allows the same (drill/scenarios/storageOutage.ts, outageArchiving).
+            // Listed after the cut, which resets every open and every new connection: no upload can end until
+            // the proxy is restored. One that ended just before the cut may still be counted by PostgreSQL after
+            // it, when its command exits; the drill's storage-outage check allows the same and says why
+            // (drill/scenarios/storageOutage.ts, outageArchiving).
             const keysAtCut = await listKeys(moto!.s3(), bucket, `barman/${server}/wals/`);
             const heldAtCut = keysAtCut.map((k) => archivedFileName(k)).filter((n): n is string => n !== undefined);
             const committedDuringOutage = await commitFor(pg!, "ledger", 12000, 100, 3000);
