@@ -2,6 +2,7 @@
 // archiving as a CloudNativePG instance does it, a base backup as its ScheduledBackup takes it, and
 // the waits on pg_stat_archiver. The files are separate so `mocha --parallel` runs them side by side.
 
+import { archiverStats } from "../../drill/scenarios/scenario";
 import { LocalPostgres } from "../../local/postgres";
 import { MotoServer } from "../../local/motoServer";
 import { runChecked, sleep, waitFor } from "../../local/processes";
@@ -10,19 +11,6 @@ import { serviceUser } from "../../local/user";
 
 /** Short, so the test need not wait minutes; production's comes from config/derive.ts. */
 export const ARCHIVE_TIMEOUT_SECONDS = 5;
-
-export interface ArchiverStats {
-    archived_count: number;
-    failed_count: number;
-    last_archived_wal: string | null;
-}
-
-export async function archiverStats(pg: LocalPostgres): Promise<ArchiverStats> {
-    const [row] = await pg.query(
-        "SELECT archived_count::int, failed_count::int, last_archived_wal FROM pg_stat_archiver",
-    );
-    return row as ArchiverStats;
-}
 
 /** The WAL segment the server writes now. */
 export async function currentSegment(pg: LocalPostgres): Promise<string> {
@@ -34,7 +22,7 @@ export async function currentSegment(pg: LocalPostgres): Promise<string> {
 export async function waitArchived(pg: LocalPostgres, segment: string, what: string, timeoutMs: number): Promise<void> {
     await waitFor(
         `${what} (segment ${segment}) to be archived`,
-        async () => ((await archiverStats(pg)).last_archived_wal ?? "") >= segment,
+        async () => ((await archiverStats(pg)).lastArchived ?? "") >= segment,
         timeoutMs,
         250,
     );
