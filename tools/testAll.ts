@@ -22,6 +22,18 @@
 // what would be idle. `--no-overlap` runs the suites without servers first instead, two at a time.
 // What they get is still whatever the machine leaves over, so in the background their wall-clock timeouts are
 // multiplied (BACKGROUND_TIMEOUT_SCALE, test/support/timeouts.ts): waiting for the CPU is not a failure.
+//
+// Every mocha suite ends with process.exit() once its last test is done (`"exit": true` in .mocharc.json).
+// Seen on this machine (Node v20.20.2, 2026-11-25): the drill suite printed "18 passing" and then spun one
+// core for 4 minutes without exiting, until I killed it. gdb put its main thread in node::FreeEnvironment ->
+// Environment::CleanupHandles (src/env.cc), which calls uv_run(UV_RUN_ONCE) until its own counts of handles
+// and requests reach zero; libuv had no active handle or request left (two half-closed TCP handles, neither
+// active nor closing), so each call returned at once and the loop never ended. That is the path a Node process
+// takes when its event loop drains by itself; process.exit() leaves through
+// DefaultProcessExitHandlerInternal (src/api/environment.cc), which exits without that cleanup. Other
+// reports of the same spin on Node 16-20: nodejs/node#47748. Nothing is lost by not waiting: each test
+// awaits its own teardown, afterEach checks that nothing it started is left (local/processes.ts), and the
+// process's exit hook (local/teardown.ts) still runs on process.exit().
 
 import { ChildProcess, spawn } from "child_process";
 import { Command, InvalidArgumentError } from "commander";

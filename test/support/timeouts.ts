@@ -4,7 +4,7 @@
 // a 35-second promtool run past its 120-second timeout (seen in a fresh-clone run with a second niced job
 // beside it). So a suite run in the background gets its timeouts multiplied by DRSTACK_TEST_TIMEOUT_SCALE:
 // they still end a real hang, but no longer fail a test that is merely waiting for the CPU. Every timeout of
-// those suites goes through `testTimeout`, and mocha's default comes from `.mocharc.js`, which uses it too.
+// those suites goes through `testTimeout`, and mocha's default (`.mocharc.json`) is scaled by tools/testAll.ts through `--timeout`.
 
 /** The environment variable tools/testAll.ts sets for the suites it runs in the background. */
 export const TIMEOUT_SCALE_ENV = "DRSTACK_TEST_TIMEOUT_SCALE";
