@@ -25,6 +25,8 @@ export class Replicator {
     deletesReplicated = 0;
     /** Copy failures (they are retried). */
     failures = 0;
+    /** The longest poll cycle (list, copies, pause), ms: how long a new object can wait before a listing sees it. */
+    longestCycleMs = 0;
 
     constructor(
         private readonly s3: S3Client,
@@ -49,6 +51,7 @@ export class Replicator {
 
     private async run(): Promise<void> {
         while (this.running) {
+            const cycleStart = Date.now();
             try {
                 const now = Date.now();
                 const present = await this.listAll();
@@ -76,7 +79,26 @@ export class Replicator {
                 this.failures++;
             }
             await new Promise((r) => setTimeout(r, this.pollMs));
+            this.longestCycleMs = Math.max(this.longestCycleMs, Date.now() - cycleStart);
         }
+    }
+
+    /**
+     * How long an object took, at most, from landing in the source to its copy landing in the destination, as
+     * measured so far: the poll cycle whose listing first sees it starts at most one cycle after it lands, and
+     * its copy ends `latenciesMs` after that cycle's start (the lag included). Objects not copied yet do not
+     * widen it: a copy that never comes is a failure to report, not a slower machine. At least
+     * `lagSeconds + floorSeconds`, the allowance before anything is measured.
+     */
+    copyAllowanceSeconds(floorSeconds: number): { seconds: number; why: string } {
+        const floor = this.lagSeconds + floorSeconds;
+        if (this.latenciesMs.length === 0) return { seconds: floor, why: `replication lag ${this.lagSeconds} s + ${floorSeconds} s for the emulation's poll and copy (nothing copied yet)` };
+        const slowest = Math.max(...this.latenciesMs);
+        const measured = (this.longestCycleMs + slowest) / 1000;
+        const why =
+            `the slowest of ${this.latenciesMs.length} copies ended ${(slowest / 1000).toFixed(1)} s after the start of the poll cycle that first listed it (replication lag ${this.lagSeconds} s included), ` +
+            `and that cycle starts at most one poll cycle (longest ${(this.longestCycleMs / 1000).toFixed(1)} s) after the object lands`;
+        return measured > floor ? { seconds: measured, why } : { seconds: floor, why: `replication lag ${this.lagSeconds} s + ${floorSeconds} s for the emulation's poll and copy (measured: ${why}, ${measured.toFixed(1)} s)` };
     }
 
     /** Objects a rule selects that were seen in the source but not (yet) copied. */

@@ -3,8 +3,10 @@
 // against drstack:rpo.region and failed over by the README's emergency runbook driven through the
 // program (emergencyFailover.ts); a log-shipping bound is reported, never judged. "log-shipping": the
 // streaming link already down (the degraded state DrStandbyNotStreaming alerts on), judged
-// against the predicted bound archive_timeout + upload + replication lag + 1 s for the replication
-// emulation's poll and copy. The standby's wal_retrieve_retry_interval is not in it: a promotion first
+// against the predicted bound archive_timeout + upload + replication, each term as measured up to the disaster
+// (the upload allowance: alerts.ts; replication: the emulation's slowest copy plus one poll cycle, at least
+// the lag + 1 s: replicator.ts copyAllowanceSeconds), so a loaded machine widens the bound by what it
+// measurably slowed, not by a constant. The standby's wal_retrieve_retry_interval is not in it: a promotion first
 // replays every segment the archive holds (PostgreSQL xlogrecovery.c, WaitForWALToBecomeAvailable: the
 // promotion check comes only after the archive had no next segment).
 import { formatDuration } from "../../model/duration";
@@ -18,6 +20,9 @@ import { expectRegionLossAlerts, watchTopology } from "./alerts";
 import { emergencyFailover } from "./emergencyFailover";
 import { RunbookDrill } from "./runbookApply";
 import { archiverStats, Measurement, randomBetween, rpoTarget, rtoTarget, promoteStandby, ScenarioContext, streamingStatus, waitUntil } from "./scenario";
+
+/** The least the log-shipping bound allows the replication emulation for its poll and copy, beyond the lag. */
+const REPLICATION_POLL_AND_COPY_FLOOR_SECONDS = 1;
 
 export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioContext) => Promise<Measurement> {
     return async (ctx) => {
@@ -62,6 +67,12 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
         const archivedBefore = await archiverStats(t.primary);
         // The upload allowance as measured up to the disaster (what the archive took under this run's load).
         const upload = alerts.uploadAllowanceSeconds();
+        // The replication allowance as measured up to the disaster, read before it (copies that end while the
+        // primary is being killed do not count).
+        const replication = t.replicator?.copyAllowanceSeconds(REPLICATION_POLL_AND_COPY_FLOOR_SECONDS) ?? {
+            seconds: s.replicationLagSeconds + REPLICATION_POLL_AND_COPY_FLOOR_SECONDS,
+            why: `replication lag ${s.replicationLagSeconds} s + ${REPLICATION_POLL_AND_COPY_FLOOR_SECONDS} s (no replication emulation)`,
+        };
         const disasterMs = rec.event("disaster: primary SIGKILLed, its region's bucket cut off", "disaster");
         if (streaming) expectRegionLossAlerts(alerts, true, { atMs: disasterMs, name: "the region loss" });
         await rec.step("primary region lost", async () => {
@@ -82,7 +93,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             rec.check("WAL was archived under load", archivedBefore.archived > 0, `${archivedBefore.archived} segments archived, ${archivedBefore.failed} archive attempts failed`);
             rec.check("WAL was replicated to the standby region", replicated > 0, `${replicated} objects copied by the replication emulation`);
             rec.notes.push(
-                `Predicted bound: archive_timeout ${s.archiveTimeoutSeconds} s + upload allowance ${upload.seconds.toFixed(1)} s (${upload.why}) + replication lag ${s.replicationLagSeconds} s + the replication emulation's poll and copy 1 s; the standby's wal_retrieve_retry_interval (${t.declared.standbyWalRetrieveRetryInterval}) delays its replay, not what a promotion recovers.`,
+                `Predicted bound: archive_timeout ${s.archiveTimeoutSeconds} s + upload allowance ${upload.seconds.toFixed(1)} s (${upload.why}) + replication ${replication.seconds.toFixed(1)} s (${replication.why}); the standby's wal_retrieve_retry_interval (${t.declared.standbyWalRetrieveRetryInterval}) delays its replay, not what a promotion recovers.`,
             );
             rec.notes.push(
                 `In production this path is bounded by ${formatDuration(s.config.wal.logShippingRegionLossBoundSeconds)} (archive_timeout + upload + the 15-minute RTC bound)` +
@@ -90,7 +101,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
             );
         }
         const target = rpoTarget(s, "region");
-        const predicted = streaming ? undefined : logShippingRegionLossBoundSeconds(s.archiveTimeoutSeconds, upload.seconds, s.replicationLagSeconds) + 1;
+        const predicted = streaming ? undefined : logShippingRegionLossBoundSeconds(s.archiveTimeoutSeconds, upload.seconds, replication.seconds);
         const judgedByTarget = mode === "declared";
         return {
             passSummary: `lost ${loss.lost.length} of ${workload.acked.length} acknowledged commits (${loss.spanSeconds.toFixed(3)} s); writable again after ${rtoSeconds.toFixed(2)} s`,
@@ -104,7 +115,7 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
                 limitName: judgedByTarget ? "the region RPO" : "the predicted log-shipping bound",
                 judgedAgainst: judgedByTarget
                     ? `the region RPO (${streaming ? "streaming carries it" : "no streaming declared: log shipping must carry it; the predicted bound is shown, not judged"})`
-                    : "the predicted log-shipping bound (archive_timeout + upload + replication lag + the emulation's poll and copy) of the degraded state; the region RPO is shown for comparison",
+                    : "the predicted log-shipping bound (archive_timeout + upload + replication, as measured up to the disaster) of the degraded state; the region RPO is shown for comparison",
             },
             rto: { measuredSeconds: rtoSeconds, target: rtoTarget(s, "region") },
             commitsMs: workload.acked.map((a) => a.ackMs),
