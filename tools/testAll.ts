@@ -8,9 +8,17 @@
 // Within the integration suite, mocha runs two files at a time (`--parallel --jobs 2` in package.json):
 // those tests mostly wait (archive_timeout, barman-cloud's Python start-up, moto), each file starts its
 // own servers on its own ports, and each mocha worker only checks for leftovers of the processes it
-// started itself (local/processes.ts tags them per process). The drill suite runs its files one at a
-// time: its scenarios judge measured loss against bounds scaled from the stack's settings, and a second
-// file's load pushed a log-shipping scenario past its predicted bound in a fresh-clone run.
+// started itself (local/processes.ts tags them per process). The drill suite runs its files two at a time
+// as well: its ten scenarios are split into four groups (test/drill/scenarios.ts) and its judgement tests into
+// two files, each of 45-90 s, so the two workers end close together. Measured on this 2-core machine
+// (2026-11-25): the drill took 259 s instead of 426, npm test 400 s instead of 571. Tried once before, on a
+// machine 2.3 times slower (7779328), a second file's load pushed a log-shipping scenario past its predicted
+// bound and a restore verification past its timeout. Both bound terms are now measured up to the disaster, the
+// upload since 8870dc6 and the replication (drill/replicator.ts copyAllowanceSeconds), so load widens the bound
+// by what it measurably slowed; and backup-verification stops its load before the jobs, so the physical
+// verification no longer chases a growing archive (drill/scenarios/backupVerification.ts). Also measured, and
+// not kept: the drill beside integration and monitoring (two server suites at a time) saved 29 s more but took
+// 706 CPU-s instead of 615 and left the niced suites starved (typecheck 245 s instead of 62).
 // The unit suite runs without mocha's --parallel: two suites at a time already keep both cores busy, and extra
 // mocha workers (each loading ts-node and the Pulumi SDK) only oversubscribe them (measured: see the PR report);
 // each worker would also answer the program runs it repeats on its own (tools/offline/runCache.ts is per process).
@@ -23,7 +31,8 @@
 // What they get is still whatever the machine leaves over, so in the background their wall-clock timeouts are
 // multiplied (BACKGROUND_TIMEOUT_SCALE, test/support/timeouts.ts): waiting for the CPU is not a failure.
 //
-// Every mocha suite ends with process.exit() once its last test is done (`"exit": true` in .mocharc.json).
+// Every mocha suite ends with process.exit() once its last test is done (`"exit": true` in .mocharc.json; the
+// workers of a --parallel suite always end so: workerpool's terminate message makes each call process.exit).
 // Seen on this machine (Node v20.20.2, 2026-11-25): the drill suite printed "18 passing" and then spun one
 // core for 4 minutes without exiting, until I killed it. gdb put its main thread in node::FreeEnvironment ->
 // Environment::CleanupHandles (src/env.cc), which calls uv_run(UV_RUN_ONCE) until its own counts of handles

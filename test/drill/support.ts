@@ -1,5 +1,5 @@
-// Shared by the drill's test files (which the suite runs one at a time): the small scale
-// every drill test runs at, and the check after each test that nothing the drill started outlives it.
+// Shared by the drill's test files (which the suite runs two at a time, each in its own mocha worker): the small
+// scale every drill test runs at, and the check after each test that nothing its worker started outlives it.
 import { strict as assert } from "assert";
 import { DrillOptions } from "../../drill/run";
 import { describeProcesses, ownedProcesses } from "../../local/processes";
