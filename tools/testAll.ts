@@ -37,7 +37,12 @@
 // core for 4 minutes without exiting, until I killed it. gdb put its main thread in node::FreeEnvironment ->
 // Environment::CleanupHandles (src/env.cc), which calls uv_run(UV_RUN_ONCE) until its own counts of handles
 // and requests reach zero; libuv had no active handle or request left (two half-closed TCP handles, neither
-// active nor closing), so each call returned at once and the loop never ended. That is the path a Node process
+// active nor closing), so each call returned at once and the loop never ended. Both had shut down their write side
+// and were never closed. A socket reset while its shutdown is in flight is left exactly so (libuv refuses the
+// reset with EINVAL, Node marks the handle closing anyway; a reproduction left one with the same flags and spun
+// the same way), and the drill's TCP proxy reset every socket when it cut a link, half-closed ones included:
+// local/tcpProxy.ts cutSocket now closes those instead (test/unit/tcpProxyCut.test.ts shows both). Any other leak
+// would reach the same loop, so the suites still do not rely on draining. That is the path a Node process
 // takes when its event loop drains by itself; process.exit() leaves through
 // DefaultProcessExitHandlerInternal (src/api/environment.cc), which exits without that cleanup. Other
 // reports of the same spin on Node 16-20: nodejs/node#47748. Nothing is lost by not waiting: each test
