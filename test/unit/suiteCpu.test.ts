@@ -32,7 +32,8 @@ def state(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # Gone before the open (ENOENT) or reaped between the open and the read (ESRCH).
         return None
 while True:
     try:
