@@ -3,6 +3,7 @@
 // time and size per compression next to a plain copy, by phase, bench/restore.ts) and pitr
 // (point-in-time restore time versus database size, bench/pitr.ts). Prints tables, writes JSON.
 // Figures, not assertions.
+import "../tools/sourceMaps";
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as fs from "fs";
 import { parseConfig } from "../config";

@@ -1,4 +1,5 @@
 // `npm run drill`: a real failover and restore, locally, measured against the stack's targets.
+import "../tools/sourceMaps";
 import { Command, InvalidArgumentError } from "commander";
 import { listStacks } from "../config";
 import { preflight } from "./preflight";

@@ -2,6 +2,7 @@
 // stack's real config, evaluates every policy of the pack (resource and stack policies) against
 // what it declared, prints the violations grouped by stack and resource, and exits non-zero when a
 // mandatory one fails. No cloud credentials, no Pulumi CLI.
+import "./sourceMaps";
 import "./offline/mocks";
 import { Command } from "commander";
 import * as fs from "fs";
