@@ -12,6 +12,11 @@ export function ruleFor(rules: DeclaredReplicationRule[], key: string): Declared
     return rules.find((r) => r.enabled && key.startsWith(r.prefix));
 }
 
+/** The least a replication allowance is: the lag plus `floorSeconds` for the emulation's poll and copy; `context` says why it applies. */
+export function replicationFloor(lagSeconds: number, floorSeconds: number, context: string): { seconds: number; why: string } {
+    return { seconds: lagSeconds + floorSeconds, why: `replication lag ${lagSeconds} s + ${floorSeconds} s for a poll and a copy (${context})` };
+}
+
 export class Replicator {
     private readonly firstSeen = new Map<string, number>();
     /** Copied keys and the destination each went to. */
@@ -92,13 +97,13 @@ export class Replicator {
      */
     copyAllowanceSeconds(floorSeconds: number): { seconds: number; why: string } {
         const floor = this.lagSeconds + floorSeconds;
-        if (this.latenciesMs.length === 0) return { seconds: floor, why: `replication lag ${this.lagSeconds} s + ${floorSeconds} s for the emulation's poll and copy (nothing copied yet)` };
+        if (this.latenciesMs.length === 0) return replicationFloor(this.lagSeconds, floorSeconds, "nothing copied yet");
         const slowest = Math.max(...this.latenciesMs);
         const measured = (this.longestCycleMs + slowest) / 1000;
         const why =
             `the slowest of ${this.latenciesMs.length} copies ended ${(slowest / 1000).toFixed(1)} s after the start of the poll cycle that first listed it (replication lag ${this.lagSeconds} s included), ` +
             `and that cycle starts at most one poll cycle (longest ${(this.longestCycleMs / 1000).toFixed(1)} s) after the object lands`;
-        return measured > floor ? { seconds: measured, why } : { seconds: floor, why: `replication lag ${this.lagSeconds} s + ${floorSeconds} s for the emulation's poll and copy (measured: ${why}, ${measured.toFixed(1)} s)` };
+        return measured > floor ? { seconds: measured, why } : replicationFloor(this.lagSeconds, floorSeconds, `measured: ${why}, ${measured.toFixed(1)} s`);
     }
 
     /** Objects a rule selects that were seen in the source but not (yet) copied. */

@@ -14,6 +14,7 @@ import { logShippingRegionLossBoundSeconds } from "../../model/rpo";
 import { sleep } from "../../local/processes";
 import { lostCommits } from "../accounting";
 import { Topology } from "../topology";
+import { replicationFloor } from "../replicator";
 import { Workload } from "../workload";
 import { ALERT } from "../../model/alertCatalog";
 import { expectRegionLossAlerts, watchTopology } from "./alerts";
@@ -69,10 +70,9 @@ export function regionLoss(mode: "declared" | "log-shipping"): (ctx: ScenarioCon
         const upload = alerts.uploadAllowanceSeconds();
         // The replication allowance as measured up to the disaster, read before it (copies that end while the
         // primary is being killed do not count).
-        const replication = t.replicator?.copyAllowanceSeconds(REPLICATION_POLL_AND_COPY_FLOOR_SECONDS) ?? {
-            seconds: s.replicationLagSeconds + REPLICATION_POLL_AND_COPY_FLOOR_SECONDS,
-            why: `replication lag ${s.replicationLagSeconds} s + ${REPLICATION_POLL_AND_COPY_FLOOR_SECONDS} s (no replication emulation)`,
-        };
+        const replication =
+            t.replicator?.copyAllowanceSeconds(REPLICATION_POLL_AND_COPY_FLOOR_SECONDS) ??
+            replicationFloor(s.replicationLagSeconds, REPLICATION_POLL_AND_COPY_FLOOR_SECONDS, "no replication emulation");
         const disasterMs = rec.event("disaster: primary SIGKILLed, its region's bucket cut off", "disaster");
         if (streaming) expectRegionLossAlerts(alerts, true, { atMs: disasterMs, name: "the region loss" });
         await rec.step("primary region lost", async () => {

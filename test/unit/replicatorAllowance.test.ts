@@ -3,7 +3,7 @@
 
 import { strict as assert } from "assert";
 import { S3Client } from "@aws-sdk/client-s3";
-import { Replicator } from "../../drill/replicator";
+import { replicationFloor, Replicator } from "../../drill/replicator";
 
 /** A replicator over an empty bucket, stopped at once: the test sets what it measured. */
 async function stoppedReplicator(lagSeconds: number): Promise<Replicator> {
@@ -39,5 +39,11 @@ describe("replication allowance of the log-shipping bound (drill/replicator.ts)"
         assert.equal(a.seconds, 4.3);
         assert.match(a.why, /slowest of 3 copies ended 3\.4 s/);
         assert.match(a.why, /longest 0\.9 s/);
+    });
+
+    it("is the same lag + floor when there is no replication emulation to measure", () => {
+        const a = replicationFloor(2, 1, "no replication emulation");
+        assert.equal(a.seconds, 3);
+        assert.match(a.why, /replication lag 2 s \+ 1 s .*\(no replication emulation\)/);
     });
 });
