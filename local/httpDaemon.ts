@@ -78,7 +78,8 @@ export class HttpDaemon {
                             }
                             const res = await fetch(`${daemon.url}${options.readyPath}`);
                             await res.arrayBuffer();
-                            return res.status === 200;
+                            // Answered by this daemon, not by another one on the same port (ManagedProcess.listensOn).
+                            return res.status === 200 && proc.listensOn(port);
                         },
                         options.startTimeoutMs ?? 30000,
                         100,

@@ -89,29 +89,39 @@ export class MotoServer {
         const command = which("moto_server")!;
         // moto runs as root here: no service user needs the log dir; makeTempDir also removes it at exit.
         const logDir = makeTempDir("moto", { ...serviceUser(), runAs: undefined });
-        const port = await freePort();
-        const proc = startProcess("moto_server", command, ["-H", LOOPBACK, "-p", String(port)], {
-            // Without the caller's AWS settings: nothing real may leak into the emulator.
-            env: { ...withoutAwsSettings(process.env), MOTO_ALLOW_NONEXISTENT_REGION: "true" },
-            logFile: path.join(logDir, "moto.log"),
-        });
-        const server = new MotoServer(port, options.region ?? "us-east-1", proc, logDir);
-        try {
-            await waitFor(
-                `moto_server on port ${port}`,
-                async () => {
-                    if (!proc.running) {
-                        throw new Error(`moto_server exited: ${server.logTail()}`);
-                    }
-                    return (await httpStatus(`${server.endpoint}/moto-api/`)) > 0;
-                },
-                options.startTimeoutMs ?? 60000,
-            );
-        } catch (err) {
-            await server.stop();
-            throw err;
+        // freePort()'s port can be bound by another server before moto binds it: then moto exits on "Address already in
+        // use" and starts again on a new port, as local/httpDaemon.ts and local/postgres.ts do.
+        for (let attempt = 1; ; attempt++) {
+            const port = await freePort();
+            const proc = startProcess("moto_server", command, ["-H", LOOPBACK, "-p", String(port)], {
+                // Without the caller's AWS settings: nothing real may leak into the emulator.
+                env: { ...withoutAwsSettings(process.env), MOTO_ALLOW_NONEXISTENT_REGION: "true" },
+                logFile: path.join(logDir, "moto.log"),
+            });
+            const server = new MotoServer(port, options.region ?? "us-east-1", proc, logDir);
+            try {
+                await waitFor(
+                    `moto_server on port ${port}`,
+                    async () => {
+                        if (!proc.running) {
+                            throw new Error(`moto_server exited: ${server.logTail()}`);
+                        }
+                        // Answered by this moto, not by another server on the same port (ManagedProcess.listensOn).
+                        return (await httpStatus(`${server.endpoint}/moto-api/`)) > 0 && proc.listensOn(port);
+                    },
+                    options.startTimeoutMs ?? 60000,
+                );
+                return server;
+            } catch (err) {
+                const log = server.logTail();
+                await proc.stop("SIGTERM", 10000);
+                if (attempt >= 3 || !/Address already in use/.test(log)) {
+                    removeDir(logDir);
+                    throw err;
+                }
+                fs.rmSync(path.join(logDir, "moto.log"), { force: true });
+            }
         }
-        return server;
     }
 
     /** The variables the aws CLI, barman-cloud and the job scripts need to reach this server. */

@@ -1,5 +1,6 @@
 // Free TCP ports on the loopback interface, for servers the tests and the drill start.
 
+import * as fs from "fs";
 import * as net from "net";
 
 export const LOOPBACK = "127.0.0.1";
@@ -36,4 +37,26 @@ export function isListening(port: number, host = LOOPBACK): Promise<boolean> {
         });
         socket.once("error", () => resolve(false));
     });
+}
+
+/** /proc/net/tcp's "local_address" for an IPv4 address and port: the address's bytes as the kernel stores them, then the port, in hex. */
+function procNetAddress(host: string, port: number): string {
+    const bytes = host.split(".").map(Number);
+    const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, "0");
+    return `${bytes.reverse().map((b) => hex(b, 2)).join("")}:${hex(port, 4)}`;
+}
+
+/**
+ * The inodes of the TCP sockets listening on host:port (IPv4), read from /proc/net/tcp (Linux, proc(5): state
+ * 0A is TCP_LISTEN). A process holds such a socket when one of its /proc/<pid>/fd links reads `socket:[inode]`.
+ */
+export function listeningSocketInodes(port: number, host = LOOPBACK): Set<string> {
+    const wanted = procNetAddress(host, port);
+    const inodes = new Set<string>();
+    for (const line of fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+        const f = line.trim().split(/\s+/);
+        if (f[1] === wanted && f[3] === "0A") inodes.add(f[9]);
+    }
+    return inodes;
 }

@@ -234,7 +234,8 @@ export class LocalPostgres {
                 try {
                     await client.connect();
                     await client.query("SELECT 1");
-                    return "accepting" as const;
+                    // Answered by a server of ours, not by another one on the same port (ManagedProcess.listensOn).
+                    return proc.listensOn(this.port) ? ("accepting" as const) : undefined;
                 } finally {
                     await client.end().catch(() => undefined);
                 }

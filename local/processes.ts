@@ -12,6 +12,7 @@ import { ChildProcess, spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { processTeardown, Registration } from "./teardown";
+import { listeningSocketInodes } from "./ports";
 
 /** The OS identity a process runs as; omitted means the current user. */
 export interface RunAs {
@@ -162,6 +163,27 @@ export class ManagedProcess {
         // The leader's group number is only ours while the leader is unreaped: later it may be reused.
         const leader = this.exitInfo === undefined ? this.child.pid : undefined;
         return scan((p) => p.tag === this.tag || p.pgid === leader || groups.has(p.pgid), true);
+    }
+
+    /**
+     * True when one of its processes holds a socket listening on 127.0.0.1:`port`. A readiness probe that only
+     * connects cannot tell our server from another one on the same port: freePort()'s port can be bound by
+     * another suite's server before ours binds it, and ours then exits on "address in use" after the probe
+     * has been answered by the other one.
+     */
+    listensOn(port: number): boolean {
+        const inodes = listeningSocketInodes(port);
+        if (inodes.size === 0) return false;
+        return this.members().some((p) => {
+            try {
+                return fs.readdirSync(`/proc/${p.pid}/fd`).some((fd) => {
+                    const m = /^socket:\[(\d+)\]$/.exec(readLinkOrEmpty(`/proc/${p.pid}/fd/${fd}`));
+                    return m !== null && inodes.has(m[1]);
+                });
+            } catch {
+                return false; // gone, or not ours to read
+            }
+        });
     }
 
     /** Signals only the leader (PostgreSQL's shutdown modes are signals to the postmaster). */
@@ -390,6 +412,14 @@ export async function runChecked(command: string, args: string[], options: RunOp
 }
 
 /** Resolves after `ms`. */
+function readLinkOrEmpty(link: string): string {
+    try {
+        return fs.readlinkSync(link);
+    } catch {
+        return "";
+    }
+}
+
 export function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
