@@ -8,7 +8,7 @@
 // formats tens of thousands of frames, nearly all in node_modules. Profiled (node --cpu-prof, the unit suite,
 // 2026-11-25, 2-core VM): 24 of its 63 CPU-s were spent under `get stack`, 12 of them cloning call sites.
 //
-// What changes: a frame of a file ts-node compiles (service.ignored() says no) is mapped exactly as before,
+// What changes: a frame of a file ts-node compiles (service.ignored() says no), or of no file (eval), is mapped exactly as before,
 // by the same library call, so test failures still point at .ts lines. Any other frame (node_modules,
 // node: internals) is printed as V8 prints it, the file and line that actually ran: a package's own .js.map is no
 // longer followed to its TypeScript sources. Loaded after ts-node registers (.mocharc.json `require`, and the
@@ -46,7 +46,8 @@ function printedAsIs(frame: NodeJS.CallSite): NodeJS.CallSite {
 /** Wraps a source-mapping prepareStackTrace so that it maps only the frames of files ts-node compiled. */
 export function mappingOnlyCompiledFrames(mapping: PrepareStackTrace): PrepareStackTrace & { mapsOnlyCompiledFrames: true } {
     const prepare = function (this: unknown, error: Error, frames: NodeJS.CallSite[]) {
-        return mapping.call(this, error, frames.map((f) => (compiledByTsNode(f.getFileName()) ? f : printedAsIs(f))));
+        // A frame without a file name (native code, eval'd code whose origin may be ours) goes through as before.
+        return mapping.call(this, error, frames.map((f) => (!f.getFileName() || compiledByTsNode(f.getFileName()) ? f : printedAsIs(f))));
     };
     return Object.assign(prepare, { mapsOnlyCompiledFrames: true as const });
 }

@@ -3,8 +3,8 @@
 //
 // Policy: run every suite, fail at the end (exit 1 if any suite failed), so one run shows every failure.
 // Suites that start no server and share nothing (typecheck, unit, policies, policy:check, alerts) run
-// `--jobs` at a time, their output printed whole as each one ends; the suites that start PostgreSQL and
-// moto_server run in two stages: integration and monitoring together (each on its own servers and ports),
+// `--jobs` at a time, their output printed whole as each one ends; the suites that start servers (PostgreSQL,
+// moto_server, Prometheus) run in two stages: integration and monitoring together (each on its own servers and ports),
 // then the drill alone, its output streamed live. The monitoring suite mostly waits on a real Prometheus's
 // clock (35 s of wall for 9 CPU-s); beside integration, that stage took 119 s instead of 111 + 35, and npm test
 // 375 s instead of 404 (2026-11-25, 602 CPU-s, after tools/sourceMaps.ts). Tried before that change, it gained

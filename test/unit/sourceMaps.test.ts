@@ -57,6 +57,15 @@ function errorHere(): Error {
     return new Error("made here"); // the stack marker line
 }
 
+function errorInEval(): Error {
+    return eval('new Error("made in eval")') as Error; // the eval marker line
+}
+
+/** The line of this file's source that holds `marker`. */
+function tsLineOf(marker: string): number {
+    return fs.readFileSync(__filename, "utf8").split("\n").findIndex((l) => l.includes(marker) && !l.includes("tsLineOf(")) + 1;
+}
+
 describe("stack traces map only the frames of files ts-node compiled (tools/sourceMaps.ts)", () => {
     it("is what the repository's mocha config installs, over ts-node's source-map-support", function () {
         this.timeout(testTimeout(130000));
@@ -76,13 +85,23 @@ describe("stack traces map only the frames of files ts-node compiled (tools/sour
     });
 
     it("prints a frame of our TypeScript at its .ts line, where the compiled JavaScript line differs", () => {
-        const tsLine = fs.readFileSync(__filename, "utf8").split("\n").findIndex((l) => l.includes("// the stack marker line")) + 1;
+        const tsLine = tsLineOf("// the stack marker line");
         const stack = errorHere().stack!;
         assert.match(stack, new RegExp(`errorHere \\(${__filename.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:${tsLine}:\\d+\\)`), stack);
         // Control: the line that ran, in ts-node's output, is another one, so the match above needs the mapping.
         const [ran] = callSites(errorHere);
         assert.equal(ran.getFileName(), __filename);
         assert.notEqual(ran.getLineNumber(), tsLine);
+    });
+
+    it("maps the origin of eval'd code in our TypeScript, as before", () => {
+        const tsLine = tsLineOf("// the eval marker line");
+        const stack = errorInEval().stack!;
+        assert.ok(stack.includes(`eval at errorInEval (${__filename}:${tsLine}:`), stack);
+        // Control: the origin that ran, in ts-node's output, is on another line.
+        const [evalFrame] = callSites(errorInEval);
+        assert.equal(evalFrame.getFileName(), undefined);
+        assert.ok(!String(evalFrame.getEvalOrigin()).includes(`:${tsLine}:`), String(evalFrame.getEvalOrigin()));
     });
 
     it("prints a frame in node_modules as V8 does: the .js file and line that ran, not the package's own source map", () => {
