@@ -21,7 +21,7 @@
 // upload since 8870dc6 and the replication (drill/replicator.ts copyAllowanceSeconds), so load widens the bound
 // by what it measurably slowed; and backup-verification stops its load before the jobs, so the physical
 // verification no longer chases a growing archive (drill/scenarios/backupVerification.ts). Also measured, and
-// not kept: the drill beside integration and monitoring (two server suites at a time) saved 29 s more but took
+// not kept: integration, monitoring and the drill all at once saved 29 s more but took
 // 706 CPU-s instead of 615 and left the niced suites starved (typecheck 245 s instead of 62).
 // The unit suite runs without mocha's --parallel: two suites at a time already keep both cores busy, and extra
 // mocha workers (each loading ts-node and the Pulumi SDK) only oversubscribe them (measured: see the PR report);
