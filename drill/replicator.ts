@@ -96,14 +96,14 @@ export class Replicator {
      * `lagSeconds + floorSeconds`, the allowance before anything is measured.
      */
     copyAllowanceSeconds(floorSeconds: number): { seconds: number; why: string } {
-        const floor = this.lagSeconds + floorSeconds;
         if (this.latenciesMs.length === 0) return replicationFloor(this.lagSeconds, floorSeconds, "nothing copied yet");
         const slowest = Math.max(...this.latenciesMs);
         const measured = (this.longestCycleMs + slowest) / 1000;
         const why =
             `the slowest of ${this.latenciesMs.length} copies ended ${(slowest / 1000).toFixed(1)} s after the start of the poll cycle that first listed it (replication lag ${this.lagSeconds} s included), ` +
             `and that cycle starts at most one poll cycle (longest ${(this.longestCycleMs / 1000).toFixed(1)} s) after the object lands`;
-        return measured > floor ? { seconds: measured, why } : replicationFloor(this.lagSeconds, floorSeconds, `measured: ${why}, ${measured.toFixed(1)} s`);
+        const floor = replicationFloor(this.lagSeconds, floorSeconds, `measured: ${why}, ${measured.toFixed(1)} s`);
+        return measured > floor.seconds ? { seconds: measured, why } : floor;
     }
 
     /** Objects a rule selects that were seen in the source but not (yet) copied. */

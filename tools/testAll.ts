@@ -177,12 +177,16 @@ function runSuite(suite: Suite, stream: boolean, niceness?: number): Promise<Sui
     });
 }
 
+/** The suites with servers grouped by stage, in stage order. */
+function stagesOf(suites: Suite[]): Suite[][] {
+    const stages = [...new Set(suites.map((s) => s.stage ?? 0))].sort((a, b) => a - b);
+    return stages.map((stage) => suites.filter((s) => (s.stage ?? 0) === stage));
+}
+
 /** Runs the suites with servers stage by stage, the suites of a stage at the same time; outcomes in the order of `suites`. */
 async function runStages(suites: Suite[]): Promise<SuiteOutcome[]> {
-    const stages = [...new Set(suites.map((s) => s.stage ?? 0))].sort((a, b) => a - b);
     const outcomes: SuiteOutcome[] = [];
-    for (const stage of stages) {
-        const members = suites.filter((s) => (s.stage ?? 0) === stage);
+    for (const members of stagesOf(suites)) {
         outcomes.push(...(await runPool(members, members.length, true)));
     }
     return suites.map((s) => outcomes.find((o) => o.name === s.name)!);
@@ -190,8 +194,7 @@ async function runStages(suites: Suite[]): Promise<SuiteOutcome[]> {
 
 /** "integration + monitoring, then drill": the server suites' stages, for the table's note. */
 function stagesLine(suites: Suite[]): string {
-    const stages = [...new Set(suites.map((s) => s.stage ?? 0))].sort((a, b) => a - b);
-    return stages.map((stage) => suites.filter((s) => (s.stage ?? 0) === stage).map((s) => s.name).join(" + ")).join(", then ");
+    return stagesOf(suites).map((members) => members.map((s) => s.name).join(" + ")).join(", then ");
 }
 
 /** Runs suites at most `jobs` at a time; outcomes come back in the order of `suites`. Streams output only when alone. */

@@ -5,12 +5,9 @@
 
 import { strict as assert } from "assert";
 import { spawn, spawnSync, SpawnSyncReturns } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { mochaFixture, REPO_ROOT } from "../support/mochaFixture";
 import { testTimeout } from "../support/timeouts";
-
-const REPO_ROOT = path.resolve(__dirname, "../..");
 
 /** A test that passes and leaves a listening TCP server behind: a handle that keeps Node's event loop alive. */
 const LEAVES_A_SERVER_OPEN = `
@@ -20,18 +17,9 @@ it("passes and leaves a server listening", (done) => {
 });
 `;
 
-/** The fixture in a temp dir, and mocha's command line with the repository's .mocharc.json (run from the repository root). */
-function fixture(extraArgs: string[]): { args: string[]; remove: () => void } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "drstack-mocha-exit-"));
-    const spec = path.join(dir, "leaves-open.test.js");
-    fs.writeFileSync(spec, LEAVES_A_SERVER_OPEN);
-    const args = [path.join(REPO_ROOT, "node_modules/mocha/bin/mocha.js"), "--config", path.join(REPO_ROOT, ".mocharc.json"), ...extraArgs, spec];
-    return { args, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
 /** Runs mocha to its end, killed after `timeoutMs` if it has not ended by then. */
 function mochaRun(extraArgs: string[], timeoutMs: number): SpawnSyncReturns<string> {
-    const { args, remove } = fixture(extraArgs);
+    const { args, remove } = mochaFixture(LEAVES_A_SERVER_OPEN, { extraArgs });
     try {
         return spawnSync(process.execPath, args, { encoding: "utf8", cwd: REPO_ROOT, timeout: timeoutMs, killSignal: "SIGKILL" });
     } finally {
@@ -44,7 +32,7 @@ function mochaRun(extraArgs: string[], timeoutMs: number): SpawnSyncReturns<stri
  * still running then (it is killed either way) and what it printed.
  */
 function runningAfterSummary(extraArgs: string[], summaryWaitMs: number, graceMs: number): Promise<{ running: boolean; output: string }> {
-    const { args, remove } = fixture(extraArgs);
+    const { args, remove } = mochaFixture(LEAVES_A_SERVER_OPEN, { extraArgs });
     const run = new Promise<{ running: boolean; output: string }>((resolve, reject) => {
         const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
         let output = "";

@@ -3,14 +3,11 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { compiledByTsNode } from "../../tools/sourceMaps";
+import { MOCHA_CONFIG, mochaFixture, REPO_ROOT } from "../support/mochaFixture";
 import { testTimeout } from "../support/timeouts";
 
-const REPO_ROOT = path.resolve(__dirname, "../..");
-const MOCHA_CONFIG = path.join(REPO_ROOT, ".mocharc.json");
 
 /** A test that passes only if the process's stack formatter is the one tools/sourceMaps.ts installs. */
 const CHECKS_THE_FORMATTER = `
@@ -19,23 +16,14 @@ it("runs with the formatter that maps only compiled frames", () => {
 });
 `;
 
-/** Runs real mocha with a config (the repository's, or a changed copy) on CHECKS_THE_FORMATTER; its exit status and output. */
+/** Runs real mocha with `config` (the repository's, or a changed copy) on CHECKS_THE_FORMATTER; its exit status and output. */
 function mochaWith(config: Record<string, unknown>): { status: number | null; output: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "drstack-source-maps-"));
+    const { args, remove } = mochaFixture(CHECKS_THE_FORMATTER, { config: { ...config, exit: true } });
     try {
-        const spec = path.join(dir, "formatter.test.js");
-        const configFile = path.join(dir, "mocharc.json");
-        fs.writeFileSync(spec, CHECKS_THE_FORMATTER);
-        fs.writeFileSync(configFile, JSON.stringify({ ...config, exit: true }));
-        const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "node_modules/mocha/bin/mocha.js"), "--config", configFile, spec], {
-            cwd: REPO_ROOT,
-            encoding: "utf8",
-            timeout: testTimeout(60000),
-            killSignal: "SIGKILL",
-        });
+        const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: "utf8", timeout: testTimeout(60000), killSignal: "SIGKILL" });
         return { status: r.status, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ""}` };
     } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+        remove();
     }
 }
 
