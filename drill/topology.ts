@@ -163,18 +163,19 @@ export class Topology {
         const [primaryBucket, primaryServer, standbyServer] = [declared.replication.sourceBucket, declared.primaryCluster, declared.standbyCluster];
         const teardown = parent.scope("topology");
         try {
-            const moto = await MotoServer.start();
-            teardown.add("stop moto_server", () => moto.stop());
-            const destinations = declared.replication.rules.map((r) => r.destinationBucket);
-            for (const bucket of new Set([primaryBucket, standbyBucket, ...destinations])) {
-                await moto.createBucket(bucket, { versioning: true });
-            }
-            const s3Link = await TcpProxy.start(moto.port);
+            // moto_server and the primary start side by side (each takes a second or more): the primary's
+            // archive_command names the S3 link proxy, which is listening before either, and nothing is archived
+            // before the buckets exist (below, before the CHECKPOINT that lets archive_timeout switch segments).
+            const motoStarting = MotoServer.start();
+            const s3Link = await TcpProxy.start(motoStarting.then((m) => m.port)).catch(async (error: Error) => {
+                await motoStarting.then((m) => m.stop()).catch(() => undefined);
+                throw error;
+            });
             teardown.add("stop the S3 link proxy", () => s3Link.stop());
             const archiveCommand =
                 options.archiveCommand ??
                 `barman-cloud-wal-archive --${settings.walCompression} --endpoint-url ${s3Link.endpoint} s3://${primaryBucket}/ ${primaryServer} %p`;
-            const primary = await LocalPostgres.start({
+            const primaryStarting = LocalPostgres.start({
                 name: "drill-primary",
                 settings: {
                     wal_level: "replica",
@@ -185,9 +186,19 @@ export class Topology {
                     wal_keep_size: "512MB",
                     hot_standby: "on",
                 },
-                env: moto.awsEnv(),
+                env: MotoServer.awsEnvFor(),
             });
-            teardown.add("remove the primary", () => primary.cleanup());
+            // Whichever of the two started goes on the teardown, also when the other failed.
+            const [motoStart, primaryStart] = await Promise.allSettled([motoStarting, primaryStarting]);
+            if (motoStart.status === "fulfilled") teardown.add("stop moto_server", () => motoStart.value.stop());
+            if (primaryStart.status === "fulfilled") teardown.add("remove the primary", () => primaryStart.value.cleanup());
+            if (motoStart.status === "rejected") throw motoStart.reason;
+            if (primaryStart.status === "rejected") throw primaryStart.reason;
+            const [moto, primary] = [motoStart.value, primaryStart.value];
+            const destinations = declared.replication.rules.map((r) => r.destinationBucket);
+            for (const bucket of new Set([primaryBucket, standbyBucket, ...destinations])) {
+                await moto.createBucket(bucket, { versioning: true });
+            }
             // Observed on PostgreSQL 15: archive_timeout forces no segment switch before the server's
             // first checkpoint after initdb (then it switches on time). A production cluster has long
             // checkpointed, so the drill starts from that state.

@@ -11,6 +11,9 @@ import { ManagedProcess, startProcess, waitFor } from "./processes";
 import { requireTools, TOOLS, which } from "./tools";
 import { makeTempDir, removeDir, serviceUser } from "./user";
 
+/** The region a server answers for when MotoOptions.region is not given. */
+const DEFAULT_REGION = "us-east-1";
+
 export interface MotoOptions {
     region?: string;
     startTimeoutMs?: number;
@@ -98,7 +101,7 @@ export class MotoServer {
                 env: { ...withoutAwsSettings(process.env), MOTO_ALLOW_NONEXISTENT_REGION: "true" },
                 logFile: path.join(logDir, "moto.log"),
             });
-            const server = new MotoServer(port, options.region ?? "us-east-1", proc, logDir);
+            const server = new MotoServer(port, options.region ?? DEFAULT_REGION, proc, logDir);
             try {
                 await waitFor(
                     `moto_server on port ${port}`,
@@ -126,10 +129,15 @@ export class MotoServer {
 
     /** The variables the aws CLI, barman-cloud and the job scripts need to reach this server. */
     awsEnv(): Record<string, string> {
+        return MotoServer.awsEnvFor(this.region);
+    }
+
+    /** awsEnv() of a server for `region` (the default region when none is given), before it has started. */
+    static awsEnvFor(region = DEFAULT_REGION): Record<string, string> {
         return {
             AWS_ACCESS_KEY_ID: MotoServer.credentials.accessKeyId,
             AWS_SECRET_ACCESS_KEY: MotoServer.credentials.secretAccessKey,
-            AWS_DEFAULT_REGION: this.region,
+            AWS_DEFAULT_REGION: region,
         };
     }
 

@@ -1,7 +1,8 @@
 // A TCP proxy in front of a local server (moto) that a test can cut and restore, to simulate
 // an outage of the S3 endpoint without losing the emulator's in-memory state. While cut, open
 // connections are reset and new ones are accepted and reset at once (what a client sees when
-// an endpoint drops it), so clients fail fast and retry.
+// an endpoint drops it), so clients fail fast and retry. The upstream's port may still be coming (a server that
+// is starting): connections made before it is known wait for it, as a client waits on a slow endpoint.
 
 import * as net from "net";
 import { freePort, LOOPBACK } from "./ports";
@@ -12,12 +13,20 @@ export class TcpProxy {
     /** Connections accepted (and reset) while cut: evidence clients kept trying. */
     refusedWhileCut = 0;
 
+    /** The upstream's port, once known. */
+    private targetPort: number | undefined;
+
     private constructor(
         private readonly server: net.Server,
         readonly port: number,
-        readonly targetPort: number,
+        private readonly target: Promise<number>,
         readonly targetHost: string,
-    ) {}
+    ) {
+        target.then(
+            (p) => (this.targetPort = p),
+            () => undefined,
+        );
+    }
 
     get endpoint(): string {
         return `http://${LOOPBACK}:${this.port}`;
@@ -27,10 +36,15 @@ export class TcpProxy {
         return this.cutOff;
     }
 
-    static async start(targetPort: number, targetHost = LOOPBACK): Promise<TcpProxy> {
+    /**
+     * Listens on a free loopback port in front of `target`: a port, or the promise of one (drill/topology.ts starts
+     * moto_server and PostgreSQL side by side, and PostgreSQL's archive_command names this proxy). A connection
+     * made before the promise settles waits for it; if it rejects, such connections are reset.
+     */
+    static async start(target: number | Promise<number>, targetHost = LOOPBACK): Promise<TcpProxy> {
         const port = await freePort();
         const server = net.createServer();
-        const proxy = new TcpProxy(server, port, targetPort, targetHost);
+        const proxy = new TcpProxy(server, port, Promise.resolve(target), targetHost);
         server.on("connection", (client) => proxy.accept(client));
         await new Promise<void>((resolve, reject) => {
             server.once("error", reject);
@@ -50,8 +64,24 @@ export class TcpProxy {
             cutSocket(client);
             return;
         }
-        const upstream = net.connect({ port: this.targetPort, host: this.targetHost });
         this.track(client);
+        if (this.targetPort !== undefined) {
+            this.connect(client, this.targetPort);
+            return;
+        }
+        client.pause();
+        client.on("error", () => client.destroy());
+        this.target.then(
+            (port) => {
+                // Cut (and so reset) while it waited: nothing to connect.
+                if (!client.destroyed) this.connect(client, port);
+            },
+            () => cutSocket(client),
+        );
+    }
+
+    private connect(client: net.Socket, port: number): void {
+        const upstream = net.connect({ port, host: this.targetHost });
         this.track(upstream);
         client.on("error", () => upstream.destroy());
         upstream.on("error", () => client.destroy());
