@@ -17,6 +17,17 @@ export function replicationFloor(lagSeconds: number, floorSeconds: number, conte
     return { seconds: lagSeconds + floorSeconds, why: `replication lag ${lagSeconds} s + ${floorSeconds} s for a poll and a copy (${context})` };
 }
 
+/**
+ * The pause between two listings of the source bucket. Each listing costs moto_server about 9 ms of CPU (200
+ * ListObjectsV2 of a 31-object bucket took it 1.8 CPU-s, measured 2026-12-07) plus the client's, and a scenario
+ * lists for as long as it runs: at 200 ms that was about 0.05 of a core per replicator, all drill long. At 300 ms
+ * what copyAllowanceSeconds measures (the longest cycle, plus the slowest copy, which waits up to one cycle
+ * after its lag) stays within the 1 s the log-shipping bound allows for a poll and a copy on an unloaded machine
+ * (drill/scenarios/regionLoss.ts REPLICATION_POLL_AND_COPY_FLOOR_SECONDS); a slower cycle is measured and widens
+ * the bound by what it took.
+ */
+export const REPLICATOR_POLL_MS = 300;
+
 export class Replicator {
     private readonly firstSeen = new Map<string, number>();
     /** Copied keys and the destination each went to. */
@@ -38,7 +49,7 @@ export class Replicator {
         readonly source: string,
         readonly rules: DeclaredReplicationRule[],
         readonly lagSeconds: number,
-        private readonly pollMs = 200,
+        private readonly pollMs = REPLICATOR_POLL_MS,
     ) {
         this.loop = this.run();
     }
