@@ -86,8 +86,6 @@ export interface TopologyOptions {
     archiveCommand?: string;
     /** Sabotage: no S3 replication emulation at all. */
     replicator?: boolean;
-    /** Sabotage: the declared ScheduledBackup's immediate backup is not taken where the drill takes it (drill/scenarios/alerts.ts). */
-    immediateBackup?: boolean;
 }
 
 /** Forces a WAL segment switch on `server`; returns the segment it closed. */

@@ -52,7 +52,7 @@ export interface WatchOptions {
     moto: MotoServer;
     /**
      * "take": healthy() takes the primary's immediate base backup (the scenario has none);
-     * "taken": the scenario took it before healthy(); "none": sabotage, no backup (the plugin reports 0).
+     * "taken": the scenario took it before healthy(); "none": the stack declares no immediate backup (the plugin reports 0).
      */
     backup: "take" | "taken" | "none";
 }
@@ -139,7 +139,10 @@ export class ScenarioAlerts {
         const published = rec.step("alerts: publish the backup catalog, wait for every pod's metrics", async () => {
             await backup;
             // The plugin reports the recovery window from the catalog, 0 when it is empty (barmanCloudPlugin.ts).
-            const catalog = await readBackupCatalog({ endpointUrl: this.o.moto.endpoint, bucket: primary.bucket, serverName: primary.serverName, env: this.o.moto.awsEnv() });
+            const catalog = this.ctx.sabotage.pluginSeesNoBackup
+                ? []
+                : await readBackupCatalog({ endpointUrl: this.o.moto.endpoint, bucket: primary.bucket, serverName: primary.serverName, env: this.o.moto.awsEnv() });
+            if (this.ctx.sabotage.pluginSeesNoBackup) rec.notes.push("Sabotage: the emulated Barman Cloud plugin reports no backup, although the catalog holds one.");
             await m.publishBackupCatalog(podLabels(s.config, primary.serverName), catalog);
             for (const c of this.o.clusters) {
                 const pod = podLabels(s.config, c.serverName).pod;
@@ -285,9 +288,8 @@ export function watchAlerts(ctx: ScenarioContext, o: WatchOptions): ScenarioAler
 export function watchTopology(ctx: ScenarioContext, t: Topology, backup: "take" | "taken"): ScenarioAlerts {
     const clusters: WatchedCluster[] = [{ role: "primary", server: t.primary, serverName: t.primaryServer, bucket: t.primaryBucket }];
     if (t.standby) clusters.push({ role: "standby", server: t.standby, serverName: t.standbyServer, bucket: t.standbyBucket });
-    // Taken only as the primary's ScheduledBackup declares it (immediate: true), and not under that sabotage.
-    const declared = t.declared.immediateBackup.primary && ctx.sabotage.immediateBackup !== false;
-    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && !declared ? "none" : backup });
+    // Taken only as the primary's ScheduledBackup declares it (immediate: true).
+    return watchAlerts(ctx, { clusters, moto: t.moto, backup: backup === "take" && !t.declared.immediateBackup.primary ? "none" : backup });
 }
 
 /**

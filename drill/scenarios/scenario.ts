@@ -10,7 +10,13 @@ import { AlertFiring, Check, ExpectedAlert, RpoResult, RtoResult, Step, Target, 
 import { firstWriteAccepted, presentSeqs } from "../workload";
 
 /** Deliberate breakage, for tests that show a sabotaged setup makes the drill FAIL clearly. */
-export type Sabotage = Pick<TopologyOptions, "archiveCommand" | "replicator" | "immediateBackup">;
+export type Sabotage = Pick<TopologyOptions, "archiveCommand" | "replicator"> & {
+    /**
+     * The emulated Barman Cloud plugin reports no backup (0, as it does for an ObjectStore that holds none) although
+     * the scenario took one: its alerts then page about a backup that exists (drill/scenarios/alerts.ts).
+     */
+    pluginSeesNoBackup?: boolean;
+};
 
 export class Recorder {
     readonly start = Date.now();
