@@ -9,17 +9,16 @@
 // clock (35 s of wall for 9 CPU-s); beside integration, that stage took 119 s instead of 111 + 35, and npm test
 // 375 s instead of 404 (2026-11-25, 602 CPU-s, after tools/sourceMaps.ts). Tried before that change, it gained
 // nothing: the niced unit suite, then slower, ran on into the drill stage and slowed it.
-// Within the integration suite, mocha runs three files at a time (`--parallel --jobs 3` in package.json):
+// Within the integration suite, mocha runs two files at a time (`--parallel --jobs 2` in package.json):
 // those tests mostly wait (archive_timeout, barman-cloud's Python start-up, moto), each file starts its
 // own servers on its own ports, and each mocha worker only checks for leftovers of the processes it
-// started itself (local/processes.ts tags them per process). Measured on this 2-core machine (2026-12-07, one
-// fresh clone each): integration 101.6 s with three instead of 118.3 with two; npm test 367.5 s instead of 379.0
-// (with the drill's quicker topology start and slower replication poll of the same day), for 635 CPU-s instead of
-// 608: the niced suites, starved longer, run on into the drill stage. The drill suite runs its files two at a
-// time; three were measured the same day and not kept (beside integration at three: the drill took 272 s and
-// 456 CPU-s, against 261 s and 376 CPU-s at two, every scenario stretched by the third's load; npm test 373.5 s).
-// Its ten scenarios are split into four groups (test/drill/scenarios.ts) and its judgement tests into
-// two files, each of 45-90 s, so the two workers end close together. Measured on this 2-core machine
+// started itself (local/processes.ts tags them per process). Three at a time was measured and not kept
+// (2026-12-07, fresh clones): integration took 101.6-105.0 s instead of 118, but the niced suites, starved in
+// that stage, ran on into the drill's (unit until 189-239 s instead of 141) and stretched every scenario there:
+// npm test 367.5 and 376.4 s for 635-663 CPU-s. So was a third drill worker (the drill 272 s and 456 CPU-s against
+// 261 s and 376 CPU-s at two). The drill suite runs its files two at a time as well: its ten scenarios are split
+// into four groups (test/drill/scenarios.ts) and its judgement tests into three files, each of 30-90 s, so the
+// two workers end close together. Measured on this 2-core machine
 // (2026-11-25): the drill took 259 s instead of 426, npm test 400 s instead of 571. Tried once before, on a
 // machine 2.3 times slower (7779328), a second file's load pushed a log-shipping scenario past its predicted
 // bound and a restore verification past its timeout. Both bound terms are now measured up to the disaster, the
