@@ -13,20 +13,12 @@ export class TcpProxy {
     /** Connections accepted (and reset) while cut: evidence clients kept trying. */
     refusedWhileCut = 0;
 
-    /** The upstream's port, once known. */
-    private targetPort: number | undefined;
-
     private constructor(
         private readonly server: net.Server,
         readonly port: number,
         private readonly target: Promise<number>,
         readonly targetHost: string,
-    ) {
-        target.then(
-            (p) => (this.targetPort = p),
-            () => undefined,
-        );
-    }
+    ) {}
 
     get endpoint(): string {
         return `http://${LOOPBACK}:${this.port}`;
@@ -65,10 +57,7 @@ export class TcpProxy {
             return;
         }
         this.track(client);
-        if (this.targetPort !== undefined) {
-            this.connect(client, this.targetPort);
-            return;
-        }
+        // Held until the upstream's port is known (at once when it was given as a number).
         client.pause();
         client.on("error", () => client.destroy());
         this.target.then(
@@ -76,7 +65,9 @@ export class TcpProxy {
                 // Cut (and so reset) while it waited: nothing to connect.
                 if (!client.destroyed) this.connect(client, port);
             },
-            () => cutSocket(client),
+            () => {
+                if (!client.destroyed) cutSocket(client);
+            },
         );
     }
 

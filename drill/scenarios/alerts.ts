@@ -24,7 +24,7 @@ import { EXTERNAL_METRICS } from "../../model/contract";
 import { parseDuration } from "../../model/duration";
 import { baseBackupOptionsOf } from "../declared";
 import { barmanBaseBackup, LocalDeployment } from "../localDeployment";
-import { readBackupCatalog } from "../monitoring/barmanCloudPlugin";
+import { BarmanBackup, readBackupCatalog } from "../monitoring/barmanCloudPlugin";
 import { MonitoringStack, podLabels } from "../monitoring/stack";
 import { declaredTopologyOf, Topology } from "../topology";
 import { ExpectedAlert } from "../types";
@@ -139,10 +139,9 @@ export class ScenarioAlerts {
         const published = rec.step("alerts: publish the backup catalog, wait for every pod's metrics", async () => {
             await backup;
             // The plugin reports the recovery window from the catalog, 0 when it is empty (barmanCloudPlugin.ts).
-            const catalog = this.ctx.sabotage.pluginSeesNoBackup
-                ? []
-                : await readBackupCatalog({ endpointUrl: this.o.moto.endpoint, bucket: primary.bucket, serverName: primary.serverName, env: this.o.moto.awsEnv() });
+            let catalog: BarmanBackup[] = [];
             if (this.ctx.sabotage.pluginSeesNoBackup) rec.notes.push("Sabotage: the emulated Barman Cloud plugin reports no backup, although the catalog holds one.");
+            else catalog = await readBackupCatalog({ endpointUrl: this.o.moto.endpoint, bucket: primary.bucket, serverName: primary.serverName, env: this.o.moto.awsEnv() });
             await m.publishBackupCatalog(podLabels(s.config, primary.serverName), catalog);
             for (const c of this.o.clusters) {
                 const pod = podLabels(s.config, c.serverName).pod;

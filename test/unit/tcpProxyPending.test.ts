@@ -36,39 +36,42 @@ function receive(socket: net.Socket, bytes: number, ms: number): Promise<string>
     });
 }
 
+/**
+ * Runs `body` with a client of a proxy in front of an echo server: the proxy gets `pending` as its target, or the
+ * echo server's port when none is given. Stops all three afterwards.
+ */
+async function echoThrough(pending: Promise<number> | undefined, body: (client: net.Socket, echoPort: number) => Promise<void>): Promise<void> {
+    const echo = await echoServer();
+    const proxy = await TcpProxy.start(pending ?? echo.port);
+    const client = net.connect(proxy.port, "127.0.0.1");
+    try {
+        await body(client, echo.port);
+    } finally {
+        client.destroy();
+        await proxy.stop();
+        await echo.stop();
+    }
+}
+
 describe("a TcpProxy whose upstream port is still coming (local/tcpProxy.ts)", () => {
     it("holds a connection made before the port is known, then carries its bytes both ways", async () => {
         let resolvePort!: (port: number) => void;
-        const proxy = await TcpProxy.start(new Promise<number>((r) => (resolvePort = r)));
-        const echo = await echoServer();
-        const client = net.connect(proxy.port, "127.0.0.1");
-        try {
+        await echoThrough(new Promise<number>((r) => (resolvePort = r)), async (client, echoPort) => {
             await new Promise((resolve) => client.once("connect", resolve));
             // Sent while the proxy has nowhere to send it yet.
             client.write("before");
             await new Promise((r) => setTimeout(r, 200));
-            resolvePort(echo.port);
+            resolvePort(echoPort);
             client.write("-after");
             assert.equal(await receive(client, "before-after".length, 5000), "before-after");
-        } finally {
-            client.destroy();
-            await proxy.stop();
-            await echo.stop();
-        }
+        });
     });
 
     it("control: a connection through a proxy started with a known port echoes the same", async () => {
-        const echo = await echoServer();
-        const proxy = await TcpProxy.start(echo.port);
-        const client = net.connect(proxy.port, "127.0.0.1");
-        try {
+        await echoThrough(undefined, async (client) => {
             client.write("before-after");
             assert.equal(await receive(client, "before-after".length, 5000), "before-after");
-        } finally {
-            client.destroy();
-            await proxy.stop();
-            await echo.stop();
-        }
+        });
     });
 
     it("resets a waiting connection when the upstream fails to start", async () => {
